@@ -1,0 +1,322 @@
+"""The ``dyadwatch`` command line: demo, run, detect, browse, serve.
+
+Prefect is imported only by the commands that run flows, so ``detect`` and ``browse``
+start fast and configuration errors are reported before Prefect's start-up cost.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from dyadwatch.config import ConfigError, load_config
+
+DEFAULT_CONFIG = "dyadwatch.yaml"
+
+
+def project_seeds() -> Path | None:
+    """The seeds folder: ``$DYADWATCH_SEEDS``, ``./seeds``, or the one beside the package."""
+    candidates = [
+        os.environ.get("DYADWATCH_SEEDS"),
+        "seeds",
+        Path(__file__).resolve().parent.parent / "seeds",
+    ]
+    for candidate in candidates:
+        if candidate and Path(candidate).is_dir():
+            return Path(candidate)
+    return None
+
+
+def _fail(message: str, code: int = 2) -> None:
+    click.secho(f"dyadwatch: {message}", fg="red", err=True)
+    sys.exit(code)
+
+
+def run_flow(config_path: Path, *, quiet: bool = True) -> dict[str, Any]:
+    """Run the monitor flow once in this process (Prefect's ephemeral mode if no server)."""
+    from dyadwatch.prefect_env import apply_defaults
+
+    apply_defaults(quiet=quiet)
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
+    from flows.monitor import monitor
+
+    # Heartbeats detect crashed runs of deployments; a one-off run in the foreground does
+    # not need them, and stopping their thread costs about a second.
+    with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+        return monitor(config_path=str(config_path))
+
+
+def corpus_overview(database: Path, pairs: list[tuple[str, str]]) -> dict[str, Any]:
+    """Totals and, per tracked pair, the flag count and the latest evidence sentence."""
+    import sqlite_utils
+
+    db = sqlite_utils.Database(database)
+    try:
+        totals = next(
+            db.query(
+                "select count(*) as documents, sum(origin = 'seed') as seeds, sum(origin = 'feed') as feed "
+                "from documents"
+            )
+        )
+        per_pair = []
+        for a, b in pairs:
+            pair = f"{a}-{b}"
+            rows = list(
+                db.query(
+                    """select pair_flags.sentence, documents.title, documents.url, documents.origin,
+                          (select count(*) from pair_flags p where p.pair = :pair and p.level = 'sentence')
+                          as n
+                   from pair_flags join documents on documents.id = pair_flags.document_id
+                   where pair_flags.pair = :pair and pair_flags.level = 'sentence'
+                   order by documents.origin = 'feed' desc, coalesce(documents.published, documents.fetched) desc
+                   limit 1""",
+                    {"pair": pair},
+                )
+            )
+            per_pair.append(
+                {
+                    "pair": pair,
+                    "flags": rows[0]["n"] if rows else 0,
+                    "example": rows[0] if rows else None,
+                }
+            )
+        return {"totals": totals, "pairs": per_pair}
+    finally:
+        db.close()
+
+
+def print_summary(summary: dict[str, Any], pairs: list[tuple[str, str]], elapsed: float) -> None:
+    """Print what a run did and what the corpus now holds."""
+    database = Path(summary["database"])
+    overview = corpus_overview(database, pairs)
+    t = overview["totals"]
+    click.echo("")
+    click.secho(f"dyadwatch run finished in {elapsed:.1f} s", bold=True)
+    click.echo(
+        f"  feeds polled: {summary['feeds_polled']} ({summary['feeds_failed']} failed) · "
+        f"new documents: {summary['documents_new']} · pages that fell back to the feed summary: "
+        f"{summary['pages_failed']}"
+    )
+    click.echo(
+        f"  new flags of tracked pairs: {summary['flags_new']} · alerts sent: {summary['alerts_sent']}"
+        f" · alerts pending: {summary['alerts_failed']}"
+    )
+    for error in summary["feed_errors"]:
+        click.secho(f"  feed failed: {error}", fg="yellow")
+    click.echo(
+        f"  corpus: {t['documents'] or 0} documents ({t['seeds'] or 0} seeds, {t['feed'] or 0} from feeds)"
+    )
+    click.echo("")
+    click.secho(
+        "Flags per tracked pair (sentence level), with one evidence sentence each:", bold=True
+    )
+    for item in overview["pairs"]:
+        a, b = item["pair"].split("-")
+        click.echo(f"  {a}–{b}: {item['flags']} document(s)")
+        if item["example"]:
+            sentence = " ".join(item["example"]["sentence"].split())
+            if len(sentence) > 220:
+                sentence = sentence[:217] + "…"
+            click.echo(f"      “{sentence}”")
+            click.echo(f"      — {item['example']['title'] or item['example']['url']}")
+    click.echo("")
+    click.echo(f"Database: {database}")
+    click.echo(f"Browse it: dyadwatch browse --database {database}")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="dyadwatch")
+def main() -> None:
+    """dyadwatch: watch how pairs of international actors appear in the news."""
+
+
+@main.command()
+@click.option(
+    "--database",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("data/demo.db"),
+    show_default=True,
+    help="SQLite file for the demo corpus.",
+)
+def demo(database: Path) -> None:
+    """Run the monitor once against the bundled offline demo news site."""
+    import yaml
+
+    from dyadwatch.demo import DemoSite, demo_config
+    from storage.corpus import CorpusError, open_corpus
+
+    started = time.monotonic()
+    try:
+        open_corpus(database).close()
+    except CorpusError as exc:
+        _fail(str(exc))
+    seeds = project_seeds()
+    if seeds is None:
+        click.secho(
+            "dyadwatch: no seeds folder found; running without seeds", fg="yellow", err=True
+        )
+    with DemoSite() as site, tempfile.TemporaryDirectory() as tmp:
+        click.echo(f"Serving the demo news site at {site.base}/ and running the monitor flow…")
+        config_path = Path(tmp) / "demo.yaml"
+        config_path.write_text(yaml.safe_dump(demo_config(site, database, seeds)), encoding="utf-8")
+        config = load_config(config_path)
+        summary = run_flow(config_path)
+        click.echo(f"The demo's alert receiver got {len(site.alerts)} alert(s).")
+    print_summary(summary, config.pairs, time.monotonic() - started)
+
+
+@main.command()
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path(DEFAULT_CONFIG),
+    show_default=True,
+    help="YAML configuration file.",
+)
+def run(config_path: Path) -> None:
+    """Run one monitoring cycle of the Prefect flow with this configuration."""
+    from storage.corpus import CorpusError, open_corpus
+
+    started = time.monotonic()
+    try:
+        config = load_config(config_path)
+        open_corpus(config.database).close()
+    except (ConfigError, CorpusError) as exc:
+        _fail(str(exc))
+    summary = run_flow(config_path)
+    print_summary(summary, config.pairs, time.monotonic() - started)
+
+
+def _read_input(name: str) -> tuple[str, str | None]:
+    """Text of a file (HTML is extracted) or of standard input for ``-``."""
+    from dyadwatch.extract import extract_article
+    from dyadwatch.text import normalise
+
+    if name == "-":
+        raw = sys.stdin.buffer.read()
+        is_html = raw.lstrip()[:1] == b"<"
+    else:
+        raw = Path(name).read_bytes()
+        is_html = Path(name).suffix.lower() in (".html", ".htm")
+    if is_html:
+        extracted = extract_article(raw)
+        if extracted is None:
+            raise ValueError("no article text found in the HTML")
+        return normalise(extracted.text), extracted.date
+    return normalise(raw.decode("utf-8", errors="replace")), None
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per input, one per line.")
+@click.option("--window", default=1, show_default=True, help="Sentences a pair may span.")
+@click.option(
+    "--date", "when", default=None, help="Date of the texts (YYYY-MM-DD), for leaders' terms."
+)
+def detect(files: tuple[str, ...], as_json: bool, window: int, when: str | None) -> None:
+    """Detect actors and pairs in local files (.html/.htm are extracted first); '-' reads stdin."""
+    from datetime import date
+
+    from dyadwatch.actors import load_gazetteer
+    from dyadwatch.pipeline import parse_date, read_seed, seed_files
+    from dyadwatch.topic import TopicModel
+
+    gazetteer = load_gazetteer()
+    topic = TopicModel.build(gazetteer, [read_seed(p)[0] for p in seed_files(project_seeds())])
+    fixed = date.fromisoformat(when) if when else None
+    failures = 0
+    for name in files:
+        try:
+            text, page_date = _read_input(name)
+        except (OSError, ValueError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            click.secho(f"dyadwatch: {name}: {reason}", fg="red", err=True)
+            failures += 1
+            continue
+        detection = gazetteer.detect(text, when=fixed or parse_date(page_date), window=window)
+        score = topic.score(text, detection)
+        result = {
+            "file": name,
+            "actors": detection.actors,
+            "pairs": [
+                {"actors": list(pair), "sentences": [e.as_dict() for e in evidence]}
+                for pair, evidence in detection.pairs.items()
+            ],
+            "document_pairs": [list(p) for p in detection.document_pairs],
+            "topic": {
+                "score": score["score"],
+                "on_topic": score["on_topic"],
+                "signals": score["signals"],
+            },
+        }
+        if as_json:
+            click.echo(json.dumps(result, ensure_ascii=False))
+            continue
+        click.secho(name, bold=True)
+        click.echo(f"  actors: {', '.join(detection.actors) or '-'}")
+        verdict = "on topic" if score["on_topic"] else "off topic"
+        click.echo(f"  topic: {score['score']:.2f} ({verdict})")
+        for pair, evidence in detection.pairs.items():
+            click.echo(f"  {pair[0]}–{pair[1]}: {len(evidence)} sentence(s)")
+            first = evidence[0]
+            click.echo(f"    [{first.start}:{first.end}] {' '.join(first.text.split())[:200]}")
+    if failures:
+        sys.exit(1)
+
+
+@main.command()
+@click.option(
+    "--database",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Corpus to browse (default: the database of ./dyadwatch.yaml, else data/demo.db).",
+)
+@click.option("--port", default=8001, show_default=True, help="Port on 127.0.0.1.")
+def browse(database: Path | None, port: int) -> None:
+    """Explore the corpus in Datasette, read-only, with dyadwatch's canned queries."""
+    from dyadwatch.browse import serve_datasette
+
+    if database is None:
+        database = Path("data/demo.db")
+        if Path(DEFAULT_CONFIG).exists():
+            try:
+                database = load_config(DEFAULT_CONFIG).database
+            except ConfigError as exc:
+                _fail(str(exc))
+    if not database.exists():
+        _fail(f"{database}: no such database (run `dyadwatch demo` or `dyadwatch run` first)")
+    serve_datasette(database, port)
+
+
+@main.command()
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path(DEFAULT_CONFIG),
+    show_default=True,
+    help="YAML configuration file.",
+)
+@click.option("--cron", default="*/15 * * * *", show_default=True, help="Schedule of the monitor.")
+def serve(config_path: Path, cron: str) -> None:
+    """Run the monitor on its schedule, on this machine, until stopped (Ctrl-C)."""
+    from flows.serve import serve_schedule
+
+    try:
+        load_config(config_path)
+    except ConfigError as exc:
+        _fail(str(exc))
+    serve_schedule(config_path.resolve(), cron)
+
+
+if __name__ == "__main__":
+    main()

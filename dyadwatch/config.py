@@ -1,0 +1,306 @@
+"""Load and validate dyadwatch's YAML configuration.
+
+Every problem is reported as one :class:`ConfigError` naming the file, the key and what
+was expected, before anything runs. Relative paths are resolved against the directory of
+the configuration file, so a scheduled run started from another working directory reads
+and writes the same files as a run started by hand.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import yaml
+
+DEFAULT_PAIRS: list[tuple[str, str]] = [
+    ("ISR", "RUS"),
+    ("ISR", "UKR"),
+    ("RUS", "UKR"),
+    ("IRN", "RUS"),
+    ("IRN", "ISR"),
+]
+
+ACTOR_ID = re.compile(r"^[A-Z]{2,6}$")
+ENV_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+KNOWN_KEYS = {"database", "feeds", "pairs", "alerts", "network", "seeds", "topic", "fetch"}
+
+
+class ConfigError(ValueError):
+    """A configuration file that cannot be used; the message says where and why."""
+
+
+@dataclass(frozen=True)
+class FeedConfig:
+    """One feed to poll: an http(s) URL or a local file path."""
+
+    url: str
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class FetchConfig:
+    """Limits for every HTTP request the monitor makes."""
+
+    timeout: float = 20.0
+    max_feed_bytes: int = 10 * 1024 * 1024
+    max_page_bytes: int = 5 * 1024 * 1024
+    concurrency: int = 8
+    user_agent: str = "dyadwatch/0.1 (+https://github.com/dyadwatch/dyadwatch; news monitor)"
+
+
+@dataclass(frozen=True)
+class Config:
+    """A validated configuration."""
+
+    path: Path | None
+    database: Path
+    feeds: list[FeedConfig]
+    pairs: list[tuple[str, str]] = field(default_factory=lambda: list(DEFAULT_PAIRS))
+    alerts: list[str] = field(default_factory=list)
+    allow_private_addresses: bool = False
+    seeds: Path | None = None
+    topic_threshold: float = 0.45
+    fetch: FetchConfig = field(default_factory=FetchConfig)
+
+
+def _where(path: Path | None, key: str) -> str:
+    return f"{path}: {key}" if path else key
+
+
+def _expand_env(value: str, path: Path | None, key: str) -> str:
+    """Replace ``${NAME}`` with the environment variable, so secrets stay out of the file."""
+
+    def sub(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in os.environ:
+            raise ConfigError(
+                f"{_where(path, key)}: environment variable {name} is not set "
+                f"(the value refers to ${{{name}}})"
+            )
+        return os.environ[name]
+
+    return ENV_VAR.sub(sub, value)
+
+
+def _resolve(base: Path, value: str) -> Path:
+    p = Path(os.path.expanduser(value))
+    return p if p.is_absolute() else (base / p)
+
+
+def parse_config(data: Any, path: Path | None = None, base: Path | None = None) -> Config:
+    """Validate an already-loaded YAML mapping and return a :class:`Config`."""
+    base = base or (path.parent if path else Path.cwd())
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"{_where(path, '(top level)')}: expected a mapping of keys, got {type(data).__name__}"
+        )
+    unknown = sorted(set(data) - KNOWN_KEYS)
+    if unknown:
+        raise ConfigError(
+            f"{_where(path, unknown[0])}: unknown key; expected one of {', '.join(sorted(KNOWN_KEYS))}"
+        )
+
+    database = data.get("database", "data/corpus.db")
+    if not isinstance(database, str) or not database.strip():
+        raise ConfigError(f"{_where(path, 'database')}: expected a file path, got {database!r}")
+
+    feeds_raw = data.get("feeds", [])
+    if feeds_raw is None:
+        feeds_raw = []
+    if not isinstance(feeds_raw, list):
+        raise ConfigError(f"{_where(path, 'feeds')}: expected a list of {{url, name}} entries")
+    feeds: list[FeedConfig] = []
+    for i, item in enumerate(feeds_raw):
+        key = f"feeds[{i}]"
+        if isinstance(item, str):
+            item = {"url": item}
+        if not isinstance(item, dict):
+            raise ConfigError(f"{_where(path, key)}: expected a mapping with 'url', got {item!r}")
+        extra = sorted(set(item) - {"url", "name"})
+        if extra:
+            raise ConfigError(
+                f"{_where(path, key + '.' + extra[0])}: unknown key; "
+                "expected 'url' and optionally 'name'"
+            )
+        url = item.get("url")
+        if not isinstance(url, str) or not url.strip():
+            raise ConfigError(
+                f"{_where(path, key + '.url')}: expected an http(s) URL or a file path"
+            )
+        url = url.strip()
+        scheme = urlparse(url).scheme.lower()
+        if scheme in ("http", "https"):
+            if not urlparse(url).netloc:
+                raise ConfigError(f"{_where(path, key + '.url')}: {url!r} has no host")
+        elif scheme in ("", "file") or (len(scheme) == 1 and os.name == "nt"):
+            url = str(_resolve(base, url[7:] if scheme == "file" else url))
+        else:
+            raise ConfigError(
+                f"{_where(path, key + '.url')}: unsupported scheme {scheme!r} in {url!r}; "
+                "expected http, https or a local file path"
+            )
+        name = item.get("name")
+        if name is not None and not isinstance(name, str):
+            raise ConfigError(f"{_where(path, key + '.name')}: expected text, got {name!r}")
+        feeds.append(FeedConfig(url=url, name=name))
+
+    pairs = list(DEFAULT_PAIRS)
+    if "pairs" in data:
+        raw = data["pairs"]
+        if not isinstance(raw, list) or not raw:
+            raise ConfigError(f"{_where(path, 'pairs')}: expected a list of [A, B] actor-id pairs")
+        pairs = []
+        for i, pair in enumerate(raw):
+            if (
+                not isinstance(pair, list | tuple)
+                or len(pair) != 2
+                or not all(isinstance(a, str) and ACTOR_ID.match(a) for a in pair)
+                or pair[0] == pair[1]
+            ):
+                raise ConfigError(
+                    f"{_where(path, f'pairs[{i}]')}: expected two different upper-case actor "
+                    f"ids like [RUS, ISR], got {pair!r}"
+                )
+            a, b = sorted(pair)
+            if (a, b) not in pairs:
+                pairs.append((a, b))
+
+    alerts_raw = data.get("alerts", []) or []
+    if not isinstance(alerts_raw, list):
+        raise ConfigError(f"{_where(path, 'alerts')}: expected a list of {{apprise: URL}} entries")
+    alerts: list[str] = []
+    for i, item in enumerate(alerts_raw):
+        key = f"alerts[{i}]"
+        if isinstance(item, str):
+            item = {"apprise": item}
+        if not isinstance(item, dict) or not isinstance(item.get("apprise"), str):
+            raise ConfigError(f"{_where(path, key)}: expected {{apprise: URL}}, got {item!r}")
+        extra = sorted(set(item) - {"apprise"})
+        if extra:
+            raise ConfigError(
+                f"{_where(path, key + '.' + extra[0])}: unknown key; expected 'apprise'"
+            )
+        url = _expand_env(item["apprise"].strip(), path, key + ".apprise")
+        if "://" not in url:
+            raise ConfigError(
+                f"{_where(path, key + '.apprise')}: expected an Apprise URL "
+                "such as json://host/path or slack://tokens"
+            )
+        alerts.append(url)
+
+    network = data.get("network", {}) or {}
+    if not isinstance(network, dict):
+        raise ConfigError(f"{_where(path, 'network')}: expected a mapping")
+    extra = sorted(set(network) - {"allow_private_addresses"})
+    if extra:
+        raise ConfigError(
+            f"{_where(path, 'network.' + extra[0])}: unknown key; "
+            "expected 'allow_private_addresses'"
+        )
+    allow_private = network.get("allow_private_addresses", False)
+    if not isinstance(allow_private, bool):
+        raise ConfigError(
+            f"{_where(path, 'network.allow_private_addresses')}: expected true or "
+            f"false, got {allow_private!r}"
+        )
+
+    seeds_raw = data.get("seeds", "seeds")
+    if seeds_raw is not None and not isinstance(seeds_raw, str):
+        raise ConfigError(f"{_where(path, 'seeds')}: expected a folder path, got {seeds_raw!r}")
+
+    topic = data.get("topic", {}) or {}
+    if not isinstance(topic, dict) or set(topic) - {"threshold"}:
+        raise ConfigError(f"{_where(path, 'topic')}: expected a mapping with 'threshold'")
+    threshold = topic.get("threshold", 0.45)
+    if (
+        isinstance(threshold, bool)
+        or not isinstance(threshold, int | float)
+        or not 0 <= threshold <= 1
+    ):
+        raise ConfigError(
+            f"{_where(path, 'topic.threshold')}: expected a number from 0 to 1, got {threshold!r}"
+        )
+
+    fetch_raw = data.get("fetch", {}) or {}
+    if not isinstance(fetch_raw, dict):
+        raise ConfigError(f"{_where(path, 'fetch')}: expected a mapping")
+    defaults = FetchConfig()
+    fetch_kwargs: dict[str, Any] = {}
+    for key, value in fetch_raw.items():
+        if not hasattr(defaults, key):
+            raise ConfigError(
+                f"{_where(path, 'fetch.' + key)}: unknown key; expected one of "
+                "timeout, max_feed_bytes, max_page_bytes, concurrency, user_agent"
+            )
+        expected = type(getattr(defaults, key))
+        ok = (
+            isinstance(value, str)
+            if expected is str
+            else (isinstance(value, int | float) and not isinstance(value, bool) and value > 0)
+        )
+        if not ok:
+            raise ConfigError(
+                f"{_where(path, 'fetch.' + key)}: expected a positive "
+                f"{'text' if expected is str else 'number'}, got {value!r}"
+            )
+        fetch_kwargs[key] = expected(value)
+
+    return Config(
+        path=path,
+        database=_resolve(base, database.strip()),
+        feeds=feeds,
+        pairs=pairs,
+        alerts=alerts,
+        allow_private_addresses=allow_private,
+        seeds=_resolve(base, seeds_raw) if seeds_raw else None,
+        topic_threshold=float(threshold),
+        fetch=FetchConfig(**fetch_kwargs),
+    )
+
+
+def load_config(path: str | os.PathLike[str]) -> Config:
+    """Read and validate the YAML file at ``path``."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{p}: configuration file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{p}: cannot read configuration file ({exc})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{p}, line {mark.line + 1}" if mark else str(p)
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"{where}: not valid YAML ({problem})") from None
+    return parse_config(data, path=p.resolve())
+
+
+WEBHOOK_SCHEMES = {"json", "jsons", "xml", "xmls", "form", "forms"}
+
+
+def redact_url(url: str) -> str:
+    """Show a notification URL without the tokens, passwords or paths it may carry.
+
+    Many Apprise services carry their token where a host would be (``tgram://TOKEN/CHAT``),
+    so only webhook-like schemes keep their host; every other scheme shows just its name.
+    """
+    parsed = urlparse(url)
+    scheme = parsed.scheme.lower()
+    if scheme in WEBHOOK_SCHEMES:
+        try:
+            host = parsed.hostname or ""
+            port = parsed.port
+        except ValueError:
+            host, port = "", None
+        if host:
+            return f"{scheme}://{host}{f':{port}' if port else ''}/…"
+    return f"{scheme}://…"

@@ -1,0 +1,396 @@
+"""The monitoring steps as plain functions: no Prefect here, so each is tested directly.
+
+``flows/monitor.py`` composes them into a Prefect flow. Functions that only read the
+network or compute (polling, fetching, extraction, detection) return plain data; the
+functions that write take an open corpus and are called from one place, the flow, so
+SQLite has a single writer.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import httpx
+import sqlite_utils
+
+from dyadwatch.actors import Detection, Gazetteer, load_gazetteer
+from dyadwatch.config import Config, FeedConfig
+from dyadwatch.extract import extract_article
+from dyadwatch.feeds import Entry, FeedError, canonical_url, parse_feed
+from dyadwatch.fetch import FetchError, fetch, make_client
+from dyadwatch.text import normalise
+from dyadwatch.topic import TopicModel
+from storage import corpus
+
+log = logging.getLogger(__name__)
+
+SEED_SUFFIXES = {".txt", ".md", ".html", ".htm"}
+HTML_TYPES = {"text/html", "application/xhtml+xml", ""}
+
+
+# -- analysis ------------------------------------------------------------------------------
+@dataclass
+class Analyser:
+    """Detection and topic scoring configured for one corpus."""
+
+    gazetteer: Gazetteer
+    topic: TopicModel
+    tracked: set[tuple[str, str]]
+    window: int = 1
+
+    def analyse(self, text: str, when: date | None) -> tuple[Detection, dict[str, Any]]:
+        detection = self.gazetteer.detect(text, when=when, window=self.window)
+        return detection, self.topic.score(text, detection)
+
+
+def seed_files(seeds_dir: Path | None) -> list[Path]:
+    """The seed articles: every text or HTML file in the seeds folder, in name order."""
+    if not seeds_dir or not seeds_dir.is_dir():
+        return []
+    return sorted(
+        p for p in seeds_dir.iterdir() if p.is_file() and p.suffix.lower() in SEED_SUFFIXES
+    )
+
+
+def read_seed(path: Path) -> tuple[str, str | None]:
+    """Text and title of a seed file (HTML is extracted; plain text is read as is)."""
+    raw = path.read_bytes()
+    if path.suffix.lower() in (".html", ".htm"):
+        extracted = extract_article(raw, url=path.as_uri())
+        text = extracted.text if extracted else ""
+        return normalise(text), extracted.title if extracted else None
+    text = normalise(raw.decode("utf-8", errors="replace"))
+    return text, guess_title(text)
+
+
+def guess_title(text: str) -> str | None:
+    """The first line that reads like a headline: three or more words, mostly words.
+
+    Saved pages often open with a dateline ("13:21 GMT 05 March 2021") or a menu item
+    ("Listen Live"); those are skipped.
+    """
+    for line in text.split("\n")[:20]:
+        words = line.split()
+        wordy = sum(1 for w in words if w.strip(":,;.!?\"'()").replace("-", "").isalpha())
+        if len(words) >= 3 and wordy / len(words) >= 0.75:
+            return line.strip()
+    return None
+
+
+@lru_cache(maxsize=8)
+def _analyser(seeds: str | None, threshold: float, pairs: tuple[tuple[str, str], ...]) -> Analyser:
+    gazetteer = load_gazetteer()
+    texts = [read_seed(p)[0] for p in seed_files(Path(seeds) if seeds else None)]
+    return Analyser(gazetteer, TopicModel.build(gazetteer, texts, threshold), set(pairs))
+
+
+def analyser_for(config: Config) -> Analyser:
+    """The analyser for a configuration (built once per process and cached)."""
+    return _analyser(
+        str(config.seeds) if config.seeds else None, config.topic_threshold, tuple(config.pairs)
+    )
+
+
+def parse_date(value: str | None) -> date | None:
+    """The calendar date of an ISO-like date string, or ``None``."""
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).date()
+    except ValueError:
+        try:
+            return date.fromisoformat(value[:10])
+        except ValueError:
+            return None
+
+
+def analysed_document(analyser: Analyser, doc: dict[str, Any]) -> dict[str, Any]:
+    """Run detection on a document record; return it with its mentions, flags and alert pairs.
+
+    A leader counts for an actor only while in office at the document's date; a feed
+    document with no date of its own is dated by when it was fetched (it is news now).
+    """
+    when = parse_date(doc.get("published")) or (
+        parse_date(doc.get("fetched")) if doc.get("origin") == "feed" else None
+    )
+    detection, topic = analyser.analyse(doc["text"], when)
+    version = analyser.gazetteer.version
+    flags = corpus.flag_rows(detection, analyser.tracked, version)
+    doc = {
+        **doc,
+        "actors": json.dumps(detection.actors),
+        "topic_score": topic["score"],
+        "on_topic": int(topic["on_topic"]),
+        "topic_signals": json.dumps(topic["signals"]),
+        "rules_version": version,
+        "content_hash": corpus.content_hash(doc["text"]),
+    }
+    alert_pairs = (
+        [f["pair"] for f in flags if f["tracked"] and f["level"] == "sentence"]
+        if doc.get("origin") == "feed" and topic["on_topic"]
+        else []
+    )
+    return {
+        "document": doc,
+        "mentions": corpus.mention_rows(detection),
+        "flags": flags,
+        "alert_pairs": alert_pairs,
+    }
+
+
+# -- seeds ---------------------------------------------------------------------------------
+def sync_seeds(db: sqlite_utils.Database, config: Config) -> dict[str, int]:
+    """Make every seed file a document with ``origin = 'seed'``; an edited seed updates its row.
+
+    Seeds define the topic; they are flagged like every document but raise no alerts.
+    """
+    analyser = analyser_for(config)
+    stored = changed = 0
+    for path in seed_files(config.seeds):
+        text, title = read_seed(path)
+        if not text:
+            log.warning("%s: seed file has no text; skipped", path)
+            continue
+        record = analysed_document(
+            analyser,
+            {
+                "url": f"seed:{path.name}",
+                "guid": path.name,
+                "origin": "seed",
+                "title": title,
+                "text": text,
+                "text_source": "file",
+            },
+        )
+        result = corpus.store_document(db, record["document"], record["mentions"], record["flags"])
+        stored += 1
+        changed += int(result["changed"])
+    return {"seeds": stored, "seeds_changed": changed}
+
+
+# -- feeds ---------------------------------------------------------------------------------
+@dataclass
+class FeedPoll:
+    """The outcome of polling one feed: new entries, or a readable failure."""
+
+    url: str
+    name: str | None
+    ok: bool
+    status: str
+    http_status: int | None = None
+    error: str | None = None
+    title: str | None = None
+    site_url: str | None = None
+    entries_seen: int = 0
+    new_entries: list[Entry] = field(default_factory=list)
+    feed_id: int | None = None
+
+
+def poll_feed(
+    feed: FeedConfig,
+    config: Config,
+    *,
+    client: httpx.Client | None = None,
+    db: sqlite_utils.Database | None = None,
+) -> FeedPoll:
+    """Fetch and parse one feed; return its entries not yet in the corpus. Never raises."""
+    own_client = client is None
+    client = client or make_client(config.fetch.timeout, config.fetch.user_agent)
+    own_db = db is None
+    db = db or sqlite_utils.Database(config.database)
+    try:
+        row = next(db.query("select id from feeds where url = ?", [feed.url]), None)
+        feed_id = row["id"] if row else None
+        try:
+            fetched = fetch(
+                client,
+                feed.url,
+                max_bytes=config.fetch.max_feed_bytes,
+                total_timeout=config.fetch.timeout * 3,
+                allow_private=config.allow_private_addresses,
+            )
+            parsed = parse_feed(fetched.content, fetched.url, fetched.headers.get("content-type"))
+        except FetchError as exc:
+            status = f"http {exc.status}" if exc.status else "unreachable"
+            return FeedPoll(
+                feed.url, feed.name, False, status, exc.status, exc.reason, feed_id=feed_id
+            )
+        except FeedError as exc:
+            return FeedPoll(
+                feed.url,
+                feed.name,
+                False,
+                "parse error",
+                200,
+                f"{feed.url}: {exc}",
+                feed_id=feed_id,
+            )
+        new = [
+            e
+            for e in parsed.entries
+            if e.link and not corpus.known_entry(db, feed_id, e.guid, canonical_url(e.link))
+        ]
+        return FeedPoll(
+            feed.url,
+            feed.name,
+            True,
+            "ok",
+            fetched.status,
+            parsed.warning,
+            parsed.title,
+            parsed.link,
+            len(parsed.entries),
+            new,
+            feed_id,
+        )
+    except Exception as exc:  # one broken feed must never stop a run
+        log.exception("unexpected error polling %s", feed.url)
+        return FeedPoll(
+            feed.url, feed.name, False, "error", None, f"{feed.url}: {type(exc).__name__}: {exc}"
+        )
+    finally:
+        if own_client:
+            client.close()
+        if own_db:
+            db.close()
+
+
+def fetch_article(entry: Entry, config: Config, client: httpx.Client) -> dict[str, Any]:
+    """Fetch an entry's page and extract its text; fall back to the feed's summary.
+
+    Returns a ``documents`` record (without analysis). ``text_source`` says where the text
+    came from: ``page`` or ``summary``; ``fetch_error`` keeps why the page was not used.
+    """
+    url = canonical_url(entry.link)
+    doc: dict[str, Any] = {
+        "url": url,
+        "guid": entry.guid,
+        "origin": "feed",
+        "title": entry.title or None,
+        "summary": entry.summary or None,
+        "author": entry.author,
+        "published": entry.published,
+        "fetched": corpus.now(),
+    }
+    error = None
+    extracted = None
+    try:
+        page = fetch(
+            client,
+            entry.link,
+            max_bytes=config.fetch.max_page_bytes,
+            total_timeout=config.fetch.timeout * 3,
+            allow_private=config.allow_private_addresses,
+        )
+        if page.content_type not in HTML_TYPES:
+            error = f"{entry.link}: not an HTML page ({page.content_type})"
+        else:
+            extracted = extract_article(page.content, url=page.url)
+            if extracted is None:
+                error = f"{entry.link}: no article text found in the page"
+    except FetchError as exc:
+        error = str(exc)
+    except Exception as exc:  # a page that breaks the extractor must not stop the run
+        error = f"{entry.link}: extraction failed ({type(exc).__name__}: {exc})"
+    if extracted is not None:
+        doc.update(
+            title=entry.title or extracted.title,
+            text=normalise(extracted.text),
+            author=entry.author or extracted.author,
+            sitename=extracted.sitename,
+            language=extracted.language,
+            published=entry.published or extracted.date,
+            text_source="page",
+        )
+    else:
+        body = "\n\n".join(x for x in (entry.title, entry.summary) if x)
+        doc.update(text=normalise(body), text_source="summary", fetch_error=error)
+    return doc
+
+
+def fetch_and_analyse(
+    entries: list[Entry], feed_ids: list[int | None], config: Config
+) -> list[dict[str, Any]]:
+    """Fetch, extract and analyse a batch of entries; one record per entry with text."""
+    analyser = analyser_for(config)
+    out = []
+    with make_client(config.fetch.timeout, config.fetch.user_agent) as client:
+        for entry, feed_id in zip(entries, feed_ids, strict=True):
+            doc = fetch_article(entry, config, client)
+            if not doc["text"]:
+                continue
+            doc["feed_id"] = feed_id
+            out.append(analysed_document(analyser, doc))
+    return out
+
+
+def store_records(
+    db: sqlite_utils.Database, records: list[dict[str, Any]], channels: list[tuple[str, str]]
+) -> dict[str, Any]:
+    """Store analysed records (one transaction each); return counts and the new flags."""
+    documents = 0
+    new_flags: list[dict[str, Any]] = []
+    alerts = 0
+    for record in records:
+        result = corpus.store_document(
+            db,
+            record["document"],
+            record["mentions"],
+            record["flags"],
+            alert_channels=channels,
+            alert_pairs=record["alert_pairs"],
+        )
+        documents += int(result["created"])
+        alerts += result["alerts"]
+        for flag in result["new_flags"]:
+            new_flags.append(
+                {
+                    **flag,
+                    "url": record["document"]["url"],
+                    "title": record["document"].get("title"),
+                    "document_id": result["id"],
+                }
+            )
+    corpus.refresh_feed_counts(db)
+    return {"documents_new": documents, "flags": new_flags, "alerts_created": alerts}
+
+
+def record_feed_polls(db: sqlite_utils.Database, polls: list[FeedPoll]) -> None:
+    """Write each poll's outcome into the ``feeds`` table, giving each poll its feed id."""
+    for poll in polls:
+        poll.feed_id = corpus.ensure_feed(db, poll.url, poll.name)
+        corpus.record_poll(
+            db,
+            poll.feed_id,
+            ok=poll.ok,
+            status=poll.status,
+            http_status=poll.http_status,
+            error=poll.error,
+            title=poll.title,
+            site_url=poll.site_url,
+            entries_seen=poll.entries_seen,
+        )
+
+
+def unique_entries(polls: list[FeedPoll]) -> list[tuple[Entry, int | None]]:
+    """New entries across all feeds, each canonical URL once, in feed order."""
+    seen: set[str] = set()
+    out = []
+    for poll in polls:
+        for entry in poll.new_entries:
+            key = canonical_url(entry.link)
+            if key in seen:
+                continue
+            seen.add(key)
+            out.append((entry, poll.feed_id))
+    return out
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,183 @@
+"""Text normalisation and sentence segmentation.
+
+Documents are normalised once, when they are stored, so every offset dyadwatch records
+(mentions, evidence sentences) points into the stored ``documents.text`` as it is.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# Characters that only affect rendering or line breaking; removed outright.
+_INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u2060\ufeff\u180e"), None)
+# Typographic quotes and apostrophes become their ASCII forms so aliases need one spelling.
+_QUOTES = str.maketrans(
+    {
+        "\u2018": "'",
+        "\u2019": "'",
+        "\u201a": "'",
+        "\u201b": "'",
+        "\u2032": "'",
+        "\u02bc": "'",
+        "\u201c": '"',
+        "\u201d": '"',
+        "\u201e": '"',
+        "\u00ab": '"',
+        "\u00bb": '"',
+        "\u2010": "-",
+        "\u2011": "-",
+    }
+)
+
+
+def normalise(text: str) -> str:
+    """NFKC-normalise, drop invisible characters, unify quotes and collapse line noise."""
+    text = unicodedata.normalize("NFKC", text).translate(_INVISIBLE).translate(_QUOTES)
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    # Trailing spaces and runs of blank lines carry no meaning; keep paragraph breaks.
+    text = re.sub(r"[ \t]+\n", "\n", text)
+    text = re.sub(r"\n{3,}", "\n\n", text)
+    return text.strip()
+
+
+# Words after which a full stop does not end a sentence.
+ABBREVIATIONS = frozenset(
+    [
+        "mr",
+        "mrs",
+        "ms",
+        "dr",
+        "prof",
+        "gen",
+        "lt",
+        "col",
+        "maj",
+        "capt",
+        "cpt",
+        "sgt",
+        "adm",
+        "cmdr",
+        "gov",
+        "sen",
+        "rep",
+        "rev",
+        "st",
+        "jr",
+        "sr",
+        "vs",
+        "etc",
+        "inc",
+        "ltd",
+        "co",
+        "corp",
+        "dept",
+        "est",
+        "approx",
+        "fig",
+        "jan",
+        "feb",
+        "mar",
+        "apr",
+        "jun",
+        "jul",
+        "aug",
+        "sep",
+        "sept",
+        "oct",
+        "nov",
+        "dec",
+        "mt",
+        "ft",
+        "pres",
+        "amb",
+        "hon",
+        "gens",
+        "messrs",
+        "univ",
+        "ave",
+        "blvd",
+    ]
+)
+# Dotted initialisms: "U.S." may end a sentence, but usually does not.
+_INITIALISM = re.compile(r"(?:\b[A-Za-z]\.){2,}$")
+_SENTENCE_STARTERS = frozenset(
+    [
+        "The",
+        "A",
+        "An",
+        "It",
+        "Its",
+        "This",
+        "That",
+        "These",
+        "Those",
+        "He",
+        "She",
+        "They",
+        "We",
+        "I",
+        "In",
+        "On",
+        "At",
+        "But",
+        "And",
+        "Yet",
+        "So",
+        "Meanwhile",
+        "However",
+        "Still",
+    ]
+)
+_BOUNDARY = re.compile(r"[.!?…؟。]+[\"')\]]*\s+")
+_LAST_WORD = re.compile(r"(\S+)$")
+
+
+def sentences(text: str) -> list[tuple[int, int]]:
+    """Split ``text`` into sentences; return ``(start, end)`` offsets of each, trimmed.
+
+    Each line is a unit of its own (headlines, captions and list items have no full stop),
+    and a line is split after ``.``, ``!``, ``?`` followed by white space, except after
+    common abbreviations (Mr., Gen., Dr.) and single initials, and after dotted
+    initialisms (U.S.) unless the next word is a typical sentence opener.
+    """
+    spans: list[tuple[int, int]] = []
+    pos = 0
+    for line in text.split("\n"):
+        line_start = pos
+        pos += len(line) + 1
+        if not line.strip():
+            continue
+        start = 0
+        for m in _BOUNDARY.finditer(line):
+            end = m.end()
+            if end >= len(line):
+                break
+            before = line[start : m.start() + 1]
+            word = _LAST_WORD.search(before)
+            token = word.group(1) if word else ""
+            bare = token.rstrip(".").lstrip("\"'([").lower()
+            nxt = line[end:].split(" ", 1)[0]
+            if line[m.start()] == ".":
+                if bare in ABBREVIATIONS or (len(bare) == 1 and bare.isalpha()):
+                    continue
+                if bare in ("no", "nos") and nxt[:1].isdigit():  # "No. 10 Downing Street"
+                    continue
+                if _INITIALISM.search(token) and nxt.strip("\"'(") not in _SENTENCE_STARTERS:
+                    continue
+            if nxt[:1].islower():
+                continue
+            _add(spans, line, line_start, start, end)
+            start = end
+        _add(spans, line, line_start, start, len(line))
+    return spans
+
+
+def _add(spans: list[tuple[int, int]], line: str, offset: int, start: int, end: int) -> None:
+    chunk = line[start:end]
+    stripped = chunk.strip()
+    if not stripped:
+        return
+    lead = len(chunk) - len(chunk.lstrip())
+    s = offset + start + lead
+    spans.append((s, s + len(stripped)))

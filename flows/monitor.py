@@ -1,0 +1,207 @@
+"""The monitoring flow: one cycle from feeds to flagged documents and alerts.
+
+Steps:
+1. load and validate the configuration;
+2. sync the seed articles into the corpus (``origin = 'seed'``);
+3. poll every feed concurrently (one task per feed) and record each feed's health;
+4. fetch, extract and analyse the new articles concurrently (one task per batch);
+5. store each article with its mentions, flags and alerts in one transaction (one writer);
+6. deliver pending alerts, emit a Prefect event per new tracked flag, publish artifacts.
+
+Tasks are coarse on purpose: a Prefect task run costs about 10 ms, so per-article work
+happens in plain functions (``dyadwatch.pipeline``) inside the tasks. Failures of a feed or
+page are returned as data and recorded, never raised, so one bad source cannot stop a run.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from dyadwatch.prefect_env import apply_defaults
+
+apply_defaults()
+
+from prefect import flow, get_run_logger, task, unmapped  # noqa: E402
+from prefect.artifacts import create_markdown_artifact, create_table_artifact  # noqa: E402
+from prefect.cache_policies import NO_CACHE  # noqa: E402
+from prefect.context import get_run_context  # noqa: E402
+from prefect.events import emit_event  # noqa: E402
+from prefect.task_runners import ThreadPoolTaskRunner  # noqa: E402
+
+from dyadwatch import alerts as alerting  # noqa: E402
+from dyadwatch import pipeline  # noqa: E402
+from dyadwatch.config import Config, FeedConfig, load_config  # noqa: E402
+from dyadwatch.feeds import Entry  # noqa: E402
+from storage import corpus  # noqa: E402
+
+BATCH_SIZE = 8
+
+
+@task(name="sync_seeds", cache_policy=NO_CACHE)
+def sync_seeds(config: Config) -> dict[str, int]:
+    """Load every file in the seeds folder as a document marked ``origin = 'seed'``."""
+    with corpus.open_corpus(config.database) as db:
+        return pipeline.sync_seeds(db, config)
+
+
+@task(name="poll_feed", cache_policy=NO_CACHE, task_run_name="poll_feed {feed.url}")
+def poll_feed(feed: FeedConfig, config: Config) -> pipeline.FeedPoll:
+    """Fetch and parse one feed; return its new entries or a readable failure."""
+    return pipeline.poll_feed(feed, config)
+
+
+@task(name="fetch_articles", cache_policy=NO_CACHE)
+def fetch_articles(
+    entries: list[Entry], feed_ids: list[int | None], config: Config
+) -> list[dict[str, Any]]:
+    """Fetch, extract and analyse a batch of articles (summary fallback on failure)."""
+    return pipeline.fetch_and_analyse(entries, feed_ids, config)
+
+
+@task(name="store_documents", cache_policy=NO_CACHE)
+def store_documents(records: list[dict[str, Any]], config: Config) -> dict[str, Any]:
+    """Write the analysed articles, each atomically with its mentions, flags and alerts."""
+    channels = [(c.id, c.label) for c in alerting.channels(config.alerts)]
+    with corpus.open_corpus(config.database) as db:
+        return pipeline.store_records(db, records, channels)
+
+
+@task(name="deliver_alerts", cache_policy=NO_CACHE)
+def deliver_alerts(config: Config) -> dict[str, int]:
+    """Deliver every pending alert through its Apprise channel; failures stay pending."""
+    with corpus.open_corpus(config.database) as db:
+        return alerting.deliver_pending(db, config.alerts)
+
+
+def _emit_flag_events(flags: list[dict[str, Any]]) -> None:
+    for flag in flags:
+        if not flag["tracked"] or flag["level"] != "sentence":
+            continue
+        emit_event(
+            event="dyadwatch.pair.flagged",
+            resource={
+                "prefect.resource.id": f"dyadwatch.document.{flag['document_id']}",
+                "prefect.resource.name": (flag.get("title") or flag["url"])[:200],
+            },
+            related=[
+                {
+                    "prefect.resource.id": f"dyadwatch.actor.{flag['actor_a']}",
+                    "prefect.resource.role": "actor",
+                },
+                {
+                    "prefect.resource.id": f"dyadwatch.actor.{flag['actor_b']}",
+                    "prefect.resource.role": "actor",
+                },
+            ],
+            payload={
+                "pair": flag["pair"],
+                "url": flag["url"],
+                "title": flag.get("title"),
+                "sentence": flag.get("sentence"),
+            },
+        )
+
+
+def _publish_artifacts(summary: dict[str, Any], flags: list[dict[str, Any]]) -> None:
+    rows = [
+        {
+            "pair": f["pair"],
+            "headline": f.get("title") or "",
+            "evidence": (f.get("sentence") or "")[:300],
+            "link": f["url"],
+        }
+        for f in flags
+        if f["tracked"] and f["level"] == "sentence"
+    ]
+    if rows:
+        create_table_artifact(key="new-flags", table=rows, description="New tracked-pair flags")
+    lines = [
+        "# dyadwatch monitoring run",
+        "",
+        "| feeds polled | failed | documents stored | new flags | alerts sent | alerts pending |",
+        "|---|---|---|---|---|---|",
+        f"| {summary['feeds_polled']} | {summary['feeds_failed']} | {summary['documents_new']} | "
+        f"{summary['flags_new']} | {summary['alerts_sent']} | {summary['alerts_failed']} |",
+    ]
+    for failure in summary["feed_errors"][:20]:
+        lines.append(f"- feed failed: {failure}")
+    create_markdown_artifact(
+        key="run-summary", markdown="\n".join(lines), description="dyadwatch run summary"
+    )
+
+
+@flow(
+    name="dyadwatch-monitor",
+    flow_run_name="monitor-{config_path}",
+    task_runner=ThreadPoolTaskRunner(max_workers=8),
+    log_prints=False,
+)
+def monitor(config_path: str = "dyadwatch.yaml") -> dict[str, Any]:
+    """One monitoring cycle: seeds, feeds, articles, detection, storage, alerts.
+
+    Returns a summary: counts, the feeds that failed and why, and the new flags of
+    tracked pairs with their evidence sentences.
+    """
+    logger = get_run_logger()
+    started = time.monotonic()
+    config = load_config(config_path)
+    flow_run = get_run_context().flow_run
+    with corpus.open_corpus(config.database) as db:
+        run_id = corpus.start_run(db, str(config.path), str(flow_run.id) if flow_run else None)
+
+    seeds = sync_seeds(config)
+    polls = (
+        [f.result() for f in poll_feed.map(config.feeds, unmapped(config))] if config.feeds else []
+    )
+    with corpus.open_corpus(config.database) as db:
+        pipeline.record_feed_polls(db, polls)
+    failed = [p for p in polls if not p.ok]
+    for poll in failed:
+        logger.warning("feed %s: %s", poll.url, poll.error)
+
+    entries = pipeline.unique_entries(polls)
+    batches = [entries[i : i + BATCH_SIZE] for i in range(0, len(entries), BATCH_SIZE)]
+    futures = [
+        fetch_articles.submit([e for e, _ in batch], [fid for _, fid in batch], config)
+        for batch in batches
+    ]
+    records = [record for future in futures for record in future.result()]
+    stored = store_documents(records, config)
+    delivered = deliver_alerts(config)
+    _emit_flag_events(stored["flags"])
+
+    summary: dict[str, Any] = {
+        "status": "completed",
+        "database": str(config.database),
+        "seeds": seeds["seeds"],
+        "feeds_polled": len(polls),
+        "feeds_failed": len(failed),
+        "feed_errors": [p.error or p.status for p in failed],
+        "entries_new": len(entries),
+        "documents_new": stored["documents_new"],
+        "pages_failed": sum(1 for r in records if r["document"].get("text_source") == "summary"),
+        "flags_new": sum(1 for f in stored["flags"] if f["tracked"] and f["level"] == "sentence"),
+        "alerts_created": stored["alerts_created"],
+        "alerts_sent": delivered["sent"],
+        "alerts_failed": delivered["failed"],
+        "new_flags": [
+            {k: f.get(k) for k in ("pair", "title", "url", "sentence", "aliases")}
+            for f in stored["flags"]
+            if f["tracked"] and f["level"] == "sentence"
+        ],
+    }
+    summary["duration_s"] = round(time.monotonic() - started, 2)
+    with corpus.open_corpus(config.database) as db:
+        corpus.finish_run(db, run_id, summary)
+    _publish_artifacts(summary, stored["flags"])
+    logger.info(
+        "run %s: %s feeds (%s failed), %s new documents, %s new flags, %s alerts sent",
+        run_id,
+        len(polls),
+        len(failed),
+        stored["documents_new"],
+        summary["flags_new"],
+        delivered["sent"],
+    )
+    return summary

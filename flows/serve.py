@@ -1,0 +1,132 @@
+"""Serve the monitor on its schedule from one command (``dyadwatch serve``).
+
+Prefect's ephemeral mode does not schedule, so when no server is configured
+(``PREFECT_API_URL`` unset) a local Prefect server is started first, on 127.0.0.1 with its
+own SQLite database, and stopped again when serving ends. Then the monitor deployment is
+served from this process: it polls the server for scheduled runs and executes them here.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import FrameType
+
+import httpx
+
+from dyadwatch.prefect_env import apply_defaults
+
+SERVER_START_TIMEOUT = 180.0
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class LocalPrefectServer:
+    """A ``prefect server start`` subprocess on 127.0.0.1, stopped on exit."""
+
+    def __init__(self, port: int | None = None) -> None:
+        self.port = port or _free_port()
+        self.api_url = f"http://127.0.0.1:{self.port}/api"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = SERVER_START_TIMEOUT) -> None:
+        """Start the server and wait until its health endpoint answers."""
+        env = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+        env.pop("PREFECT_API_URL", None)
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "prefect",
+                "server",
+                "start",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--analytics-off",
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                err = (
+                    self.process.stderr.read().decode("utf-8", "replace")[-2000:]
+                    if self.process.stderr
+                    else ""
+                )
+                raise RuntimeError(f"the local Prefect server exited at start-up:\n{err}")
+            try:
+                if httpx.get(f"{self.api_url}/health", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+        self.stop()
+        raise RuntimeError(f"the local Prefect server did not answer within {timeout:.0f} s")
+
+    def stop(self) -> None:
+        """Stop the server (SIGTERM, then SIGKILL after 20 s)."""
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def serve_schedule(config_path: Path, cron: str = "*/15 * * * *") -> None:
+    """Serve the monitor deployment on ``cron`` until interrupted."""
+    apply_defaults()
+    server = None
+    if not os.environ.get("PREFECT_API_URL"):
+        server = LocalPrefectServer()
+        print(
+            f"Starting a local Prefect server at {server.api_url} (no PREFECT_API_URL set)…",
+            flush=True,
+        )
+        server.start()
+        os.environ["PREFECT_API_URL"] = server.api_url
+    else:
+        print(f"Using the Prefect server at {os.environ['PREFECT_API_URL']}", flush=True)
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        # Imported only now: Prefect reads PREFECT_API_URL when it is first imported.
+        from prefect import serve
+
+        from flows.monitor import monitor
+
+        deployment = monitor.to_deployment(
+            name="monitor",
+            cron=cron,
+            parameters={"config_path": str(config_path)},
+            concurrency_limit=1,
+            description="Poll the configured feeds, flag tracked pairs, send alerts.",
+        )
+        print(
+            f"Serving dyadwatch-monitor/monitor on '{cron}' with {config_path}. Ctrl-C stops.",
+            flush=True,
+        )
+        serve(deployment)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if server:
+            server.stop()

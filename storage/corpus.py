@@ -1,0 +1,553 @@
+"""The corpus: one SQLite file, read and written through sqlite-utils.
+
+The schema is declared as data (``TABLES``, ``INDEXES``, ``FTS``) and applied by
+:func:`ensure_schema` on every open: tables and columns that are missing are added, nothing
+that exists is dropped, so an older corpus opens under a newer dyadwatch without losing a
+row. Each article is written in one transaction with its mentions, flags and alerts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+from sqlite_utils.db import Table
+
+SCHEMA_VERSION = 1
+
+# table -> (columns, primary key, foreign keys as (column, other table, other column))
+TABLES: dict[str, dict[str, Any]] = {
+    "feeds": {
+        "columns": {
+            "id": int,
+            "url": str,
+            "name": str,
+            "title": str,
+            "site_url": str,
+            "added": str,
+            "last_polled": str,
+            "last_status": str,
+            "last_http_status": int,
+            "last_error": str,
+            "consecutive_failures": int,
+            "entries_seen": int,
+            "last_new_entry": str,
+            "documents": int,
+            "etag": str,
+            "last_modified": str,
+        },
+        "pk": "id",
+        "not_null": {"url"},
+        "defaults": {"consecutive_failures": 0, "entries_seen": 0, "documents": 0},
+        "foreign_keys": [],
+    },
+    "documents": {
+        "columns": {
+            "id": int,
+            "url": str,
+            "guid": str,
+            "feed_id": int,
+            "origin": str,
+            "title": str,
+            "text": str,
+            "summary": str,
+            "author": str,
+            "sitename": str,
+            "language": str,
+            "published": str,
+            "fetched": str,
+            "updated": str,
+            "content_hash": str,
+            "text_source": str,
+            "duplicate_of": int,
+            "actors": str,
+            "topic_score": float,
+            "on_topic": int,
+            "topic_signals": str,
+            "rules_version": str,
+            "fetch_error": str,
+        },
+        "pk": "id",
+        "not_null": {"url", "origin", "text", "content_hash"},
+        "defaults": {},
+        "foreign_keys": [("feed_id", "feeds", "id"), ("duplicate_of", "documents", "id")],
+    },
+    "mentions": {
+        "columns": {
+            "id": int,
+            "document_id": int,
+            "actor": str,
+            "alias": str,
+            "kind": str,
+            "surface": str,
+            "start": int,
+            "end": int,
+        },
+        "pk": "id",
+        "not_null": {"document_id", "actor"},
+        "defaults": {},
+        "foreign_keys": [("document_id", "documents", "id")],
+    },
+    "pair_flags": {
+        "columns": {
+            "id": int,
+            "document_id": int,
+            "actor_a": str,
+            "actor_b": str,
+            "pair": str,
+            "level": str,
+            "tracked": int,
+            "sentence": str,
+            "sentence_start": int,
+            "sentence_end": int,
+            "aliases": str,
+            "evidence": str,
+            "sentence_count": int,
+            "created": str,
+            "rules_version": str,
+        },
+        "pk": "id",
+        "not_null": {"document_id", "actor_a", "actor_b", "pair", "level"},
+        "defaults": {"tracked": 0, "sentence_count": 0},
+        "foreign_keys": [("document_id", "documents", "id")],
+    },
+    "alerts": {
+        "columns": {
+            "id": int,
+            "document_id": int,
+            "flag_id": int,
+            "pair": str,
+            "channel": str,
+            "channel_label": str,
+            "status": str,
+            "attempts": int,
+            "last_error": str,
+            "created": str,
+            "next_attempt": str,
+            "sent_at": str,
+        },
+        "pk": "id",
+        "not_null": {"document_id", "pair", "channel", "status"},
+        "defaults": {"attempts": 0, "status": "pending"},
+        "foreign_keys": [("document_id", "documents", "id"), ("flag_id", "pair_flags", "id")],
+    },
+    "runs": {
+        "columns": {
+            "id": int,
+            "started": str,
+            "finished": str,
+            "status": str,
+            "config": str,
+            "flow_run_id": str,
+            "seeds": int,
+            "feeds_polled": int,
+            "feeds_failed": int,
+            "entries_new": int,
+            "documents_new": int,
+            "pages_failed": int,
+            "flags_new": int,
+            "alerts_created": int,
+            "alerts_sent": int,
+            "alerts_failed": int,
+            "duration_s": float,
+            "error": str,
+        },
+        "pk": "id",
+        "not_null": set(),
+        "defaults": {},
+        "foreign_keys": [],
+    },
+}
+
+INDEXES: list[tuple[str, list[str], bool]] = [
+    ("feeds", ["url"], True),
+    ("documents", ["url"], True),
+    ("documents", ["feed_id", "guid"], False),
+    ("documents", ["guid"], False),
+    ("documents", ["content_hash"], False),
+    ("documents", ["published"], False),
+    ("mentions", ["document_id"], False),
+    ("mentions", ["actor"], False),
+    ("pair_flags", ["document_id", "actor_a", "actor_b"], True),
+    ("pair_flags", ["pair", "level"], False),
+    ("alerts", ["document_id", "pair", "channel"], True),
+    ("alerts", ["status"], False),
+]
+
+FTS: dict[str, list[str]] = {"documents": ["title", "text"]}
+
+
+def now() -> str:
+    """The current UTC time as ISO 8601 text, as every timestamp in the corpus is stored."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def content_hash(text: str) -> str:
+    """Hash of the text with white space and case folded, so re-wrapped copies match."""
+    return hashlib.sha256(" ".join(text.lower().split()).encode("utf-8")).hexdigest()
+
+
+class CorpusError(RuntimeError):
+    """The database cannot be opened or is not a dyadwatch corpus."""
+
+
+def open_corpus(path: str | Path) -> sqlite_utils.Database:
+    """Open (creating if needed) the corpus at ``path`` and make sure its schema is current."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite_utils.Database(path)
+        db.execute("PRAGMA busy_timeout = 30000")
+        ensure_schema(db)
+    except (sqlite3.DatabaseError, OSError) as exc:
+        raise CorpusError(f"{path}: cannot open the corpus database ({exc})") from None
+    return db
+
+
+def ensure_schema(db: sqlite_utils.Database) -> None:
+    """Create missing tables, columns, indexes and the full-text index; idempotent."""
+    if db.journal_mode != "wal":
+        db.enable_wal()
+    db.execute("PRAGMA foreign_keys = ON")
+    for name, spec in TABLES.items():
+        table: Table = db.table(name)
+        if not table.exists():
+            table.create(
+                spec["columns"],
+                pk=spec["pk"],
+                not_null=spec["not_null"],
+                defaults=spec["defaults"],
+                foreign_keys=spec["foreign_keys"],
+            )
+        else:
+            existing = set(table.columns_dict)
+            for column, col_type in spec["columns"].items():
+                if column not in existing:
+                    table.add_column(column, col_type)
+    for name, columns, unique in INDEXES:
+        db.table(name).create_index(columns, unique=unique, if_not_exists=True)
+    for name, columns in FTS.items():
+        if not db.table(f"{name}_fts").exists():
+            db.table(name).enable_fts(
+                columns, create_triggers=True, tokenize="unicode61 remove_diacritics 2"
+            )
+    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+# -- feeds ---------------------------------------------------------------------------------
+def ensure_feed(db: sqlite_utils.Database, url: str, name: str | None) -> int:
+    """The id of the feed with ``url``, adding it if new."""
+    row = next(db.query("select id, name from feeds where url = ?", [url]), None)
+    if row:
+        if name and row["name"] != name:
+            db.table("feeds").update(row["id"], {"name": name})
+        return int(row["id"])
+    return int(db.table("feeds").insert({"url": url, "name": name, "added": now()}).last_pk)
+
+
+def record_poll(
+    db: sqlite_utils.Database,
+    feed_id: int,
+    *,
+    ok: bool,
+    status: str,
+    http_status: int | None,
+    error: str | None,
+    title: str | None = None,
+    site_url: str | None = None,
+    entries_seen: int = 0,
+) -> None:
+    """Record a poll's outcome in the feed's health columns."""
+    feed = db.table("feeds").get(feed_id)
+    update: dict[str, Any] = {
+        "last_polled": now(),
+        "last_status": status,
+        "last_http_status": http_status,
+        "last_error": error,
+        "consecutive_failures": 0 if ok else (feed["consecutive_failures"] or 0) + 1,
+    }
+    if ok:
+        update["entries_seen"] = entries_seen
+        if title:
+            update["title"] = title
+        if site_url:
+            update["site_url"] = site_url
+    db.table("feeds").update(feed_id, update)
+
+
+def refresh_feed_counts(db: sqlite_utils.Database) -> None:
+    """Update each feed's document count and the time of its newest stored entry."""
+    db.execute(
+        """
+        update feeds set
+          documents = (select count(*) from documents where documents.feed_id = feeds.id),
+          last_new_entry = (select max(fetched) from documents where documents.feed_id = feeds.id)
+        """
+    )
+
+
+def known_entry(db: sqlite_utils.Database, feed_id: int | None, guid: str, url: str) -> bool:
+    """Whether an entry is already stored, by its GUID or its canonical URL.
+
+    GUIDs that look globally unique (URLs, tag: and urn: ids) are matched across feeds;
+    short ones ("1234") only within their own feed, where they are unique.
+    """
+    if url and next(db.query("select 1 from documents where url = ?", [url]), None):
+        return True
+    if not guid:
+        return False
+    if ":" in guid or "/" in guid:
+        return next(db.query("select 1 from documents where guid = ?", [guid]), None) is not None
+    return (
+        next(
+            db.query("select 1 from documents where guid = ? and feed_id = ?", [guid, feed_id]),
+            None,
+        )
+        is not None
+    )
+
+
+# -- documents -----------------------------------------------------------------------------
+def store_document(
+    db: sqlite_utils.Database,
+    document: dict[str, Any],
+    mentions: Iterable[dict[str, Any]],
+    flags: Iterable[dict[str, Any]],
+    *,
+    alert_channels: Iterable[tuple[str, str]] = (),
+    alert_pairs: Iterable[str] = (),
+) -> dict[str, Any]:
+    """Insert or update one document with its mentions and flags, atomically.
+
+    ``document['url']`` is the natural key: a document stored again (an edited seed) has its
+    mentions and flags replaced. A document whose text is already stored under another URL
+    is kept and linked to the first copy (``duplicate_of``) and raises no alerts. Alert rows
+    are created for each pair in ``alert_pairs`` and each ``(channel id, label)``, once per
+    document, pair and channel: the outbox that delivery works from.
+
+    Returns ``{"id", "created", "changed", "new_flags", "alerts"}``.
+    """
+    document = dict(document)
+    document["content_hash"] = document.get("content_hash") or content_hash(document["text"])
+    stamp = now()
+    with db.atomic():
+        existing = next(
+            db.query("select id, content_hash from documents where url = ?", [document["url"]]),
+            None,
+        )
+        if (
+            existing
+            and existing["content_hash"] == document["content_hash"]
+            and not document.get("force")
+        ):
+            return {
+                "id": existing["id"],
+                "created": False,
+                "changed": False,
+                "new_flags": [],
+                "alerts": 0,
+            }
+        document.pop("force", None)
+        duplicate = next(
+            db.query(
+                "select id from documents where content_hash = ? and url != ? and duplicate_of is null "
+                "order by id limit 1",
+                [document["content_hash"], document["url"]],
+            ),
+            None,
+        )
+        document["duplicate_of"] = duplicate["id"] if duplicate else None
+        if existing:
+            doc_id = existing["id"]
+            document["updated"] = stamp
+            db.table("documents").update(doc_id, document)
+            old_pairs = {
+                r["pair"]
+                for r in db.query("select pair from pair_flags where document_id = ?", [doc_id])
+            }
+            db.execute("delete from mentions where document_id = ?", [doc_id])
+        else:
+            document["fetched"] = document.get("fetched") or stamp
+            doc_id = db.table("documents").insert(document).last_pk
+            old_pairs = set()
+        flags = list(flags)
+        if existing:
+            # Flags of pairs the new text no longer has go; alerts already made keep their row.
+            keep = [f["pair"] for f in flags]
+            marks = ",".join("?" for _ in keep) or "''"
+            db.execute(
+                f"update alerts set flag_id = null where document_id = ? and pair not in ({marks})",
+                [doc_id, *keep],
+            )
+            db.execute(
+                f"delete from pair_flags where document_id = ? and pair not in ({marks})",
+                [doc_id, *keep],
+            )
+        db.table("mentions").insert_all({**m, "document_id": doc_id} for m in mentions)
+        new_flags = []
+        flag_ids: dict[str, int] = {}
+        for flag in flags:
+            row = {**flag, "document_id": doc_id, "created": stamp}
+            current = next(
+                db.query(
+                    "select id from pair_flags where document_id = ? and pair = ?",
+                    [doc_id, row["pair"]],
+                ),
+                None,
+            )
+            if current:
+                db.table("pair_flags").update(current["id"], row)
+                flag_ids[row["pair"]] = current["id"]
+            else:
+                flag_ids[row["pair"]] = db.table("pair_flags").insert(row).last_pk
+            if row["pair"] not in old_pairs:
+                new_flags.append({**row, "id": flag_ids[row["pair"]]})
+        alerts = 0
+        if document["duplicate_of"] is None:
+            channels = list(alert_channels)
+            for pair in alert_pairs:
+                if pair not in flag_ids:
+                    continue
+                for channel, label in channels:
+                    cursor = db.execute(
+                        "insert or ignore into alerts (document_id, flag_id, pair, channel, channel_label, "
+                        "status, attempts, created, next_attempt) values (?, ?, ?, ?, ?, 'pending', 0, ?, ?)",
+                        [doc_id, flag_ids[pair], pair, channel, label, stamp, stamp],
+                    )
+                    alerts += cursor.rowcount
+    return {
+        "id": doc_id,
+        "created": existing is None,
+        "changed": True,
+        "new_flags": new_flags,
+        "alerts": alerts,
+    }
+
+
+def flag_rows(
+    detection: Any, tracked: set[tuple[str, str]], rules_version: str
+) -> list[dict[str, Any]]:
+    """``pair_flags`` rows for a detection: sentence-level pairs with their first evidence
+    sentence, and pairs that only co-occur somewhere in the document."""
+    rows = []
+    for pair in detection.document_pairs:
+        a, b = pair
+        evidence = detection.pairs.get(pair, [])
+        row: dict[str, Any] = {
+            "actor_a": a,
+            "actor_b": b,
+            "pair": f"{a}-{b}",
+            "level": "sentence" if evidence else "document",
+            "tracked": int(pair in tracked),
+            "sentence_count": len(evidence),
+            "rules_version": rules_version,
+        }
+        if evidence:
+            first = evidence[0]
+            row.update(
+                sentence=first.text,
+                sentence_start=first.start,
+                sentence_end=first.end,
+                aliases=json.dumps(sorted({m.surface for m in first.mentions}), ensure_ascii=False),
+                evidence=json.dumps([e.as_dict() for e in evidence[:20]], ensure_ascii=False),
+            )
+        rows.append(row)
+    return rows
+
+
+def mention_rows(detection: Any) -> list[dict[str, Any]]:
+    """``mentions`` rows for a detection."""
+    return [
+        {
+            "actor": m.actor,
+            "alias": m.alias,
+            "kind": m.kind,
+            "surface": m.surface,
+            "start": m.start,
+            "end": m.end,
+        }
+        for m in detection.mentions
+    ]
+
+
+# -- alerts --------------------------------------------------------------------------------
+def pending_alerts(db: sqlite_utils.Database, channels: Iterable[str]) -> list[dict[str, Any]]:
+    """Alerts still to deliver on the configured channels whose next attempt is due."""
+    channels = list(channels)
+    if not channels:
+        return []
+    marks = ",".join("?" for _ in channels)
+    return list(
+        db.query(
+            f"""
+            select alerts.id, alerts.pair, alerts.channel, alerts.attempts, alerts.document_id,
+                   documents.title, documents.url, documents.sitename, documents.published,
+                   feeds.name as feed_name, feeds.title as feed_title,
+                   pair_flags.sentence, pair_flags.aliases, pair_flags.evidence
+            from alerts
+            join documents on documents.id = alerts.document_id
+            left join feeds on feeds.id = documents.feed_id
+            left join pair_flags on pair_flags.id = alerts.flag_id
+            where alerts.status = 'pending' and alerts.channel in ({marks})
+              and (alerts.next_attempt is null or alerts.next_attempt <= ?)
+            order by alerts.id
+            """,
+            [*channels, now()],
+        )
+    )
+
+
+def record_delivery(
+    db: sqlite_utils.Database, alert_id: int, ok: bool, error: str | None, retry_after_s: float = 0
+) -> None:
+    """Mark an alert sent, or keep it pending with its error and the time of the next attempt."""
+    alert = db.table("alerts").get(alert_id)
+    attempts = (alert["attempts"] or 0) + 1
+    if ok:
+        db.table("alerts").update(
+            alert_id,
+            {
+                "status": "sent",
+                "attempts": attempts,
+                "sent_at": now(),
+                "last_error": None,
+                "next_attempt": None,
+            },
+        )
+    else:
+        later = datetime.now(UTC).timestamp() + retry_after_s
+        db.table("alerts").update(
+            alert_id,
+            {
+                "status": "pending",
+                "attempts": attempts,
+                "last_error": error,
+                "next_attempt": datetime.fromtimestamp(later, UTC).isoformat(timespec="seconds"),
+            },
+        )
+
+
+# -- runs ----------------------------------------------------------------------------------
+def start_run(db: sqlite_utils.Database, config: str | None, flow_run_id: str | None) -> int:
+    """Record the start of a monitoring run."""
+    return int(
+        db.table("runs")
+        .insert(
+            {"started": now(), "status": "running", "config": config, "flow_run_id": flow_run_id}
+        )
+        .last_pk
+    )
+
+
+def finish_run(db: sqlite_utils.Database, run_id: int, summary: dict[str, Any]) -> None:
+    """Record a run's outcome and counts."""
+    columns = set(TABLES["runs"]["columns"])
+    db.table("runs").update(
+        run_id, {"finished": now(), **{k: v for k, v in summary.items() if k in columns}}
+    )

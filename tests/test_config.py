@@ -1,0 +1,95 @@
+"""Configuration: the documented keys work, and every mistake names the key at fault."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dyadwatch.config import DEFAULT_PAIRS, ConfigError, load_config, redact_url
+
+
+def test_documented_example_parses(write_config) -> None:
+    path = write_config(
+        """
+database: data/corpus.db
+feeds:
+  - url: https://example.org/rss
+    name: Example
+  - url: local/feed.xml
+pairs: [[RUS, ISR], [ISR, UKR], [RUS, UKR], [RUS, IRN], [ISR, IRN]]
+alerts:
+  - apprise: "json://127.0.0.1:8765/alerts"
+network:
+  allow_private_addresses: false
+"""
+    )
+    config = load_config(path)
+    assert config.database == path.parent / "data" / "corpus.db"
+    assert [f.url for f in config.feeds] == [
+        "https://example.org/rss",
+        str(path.parent / "local/feed.xml"),
+    ]
+    assert config.feeds[0].name == "Example"
+    assert config.pairs == [
+        ("ISR", "RUS"),
+        ("ISR", "UKR"),
+        ("RUS", "UKR"),
+        ("IRN", "RUS"),
+        ("IRN", "ISR"),
+    ]
+    assert config.alerts == ["json://127.0.0.1:8765/alerts"]
+    assert config.allow_private_addresses is False
+    assert config.seeds == path.parent / "seeds"
+
+
+def test_defaults(write_config) -> None:
+    config = load_config(write_config("feeds: []\n"))
+    assert config.pairs == DEFAULT_PAIRS
+    assert config.alerts == []
+    assert config.database.name == "corpus.db"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("pairs: [[RUS]]\n", "pairs[0]: expected two different upper-case actor ids"),
+        ("pairs: [[RUS, RUS]]\n", "pairs[0]"),
+        ("pairs: [[rus, isr]]\n", "pairs[0]"),
+        ("feeds: [{url: 'ftp://x.org/feed'}]\n", "feeds[0].url: unsupported scheme 'ftp'"),
+        ("feeds: [{url: 'https://x.org/', nme: X}]\n", "feeds[0].nme: unknown key"),
+        ("feeds: {url: x}\n", "feeds: expected a list"),
+        (
+            "network: {allow_private_addresses: 'yes'}\n",
+            "network.allow_private_addresses: expected true or false",
+        ),
+        ("alerts: [{apprise: 'not a url'}]\n", "alerts[0].apprise: expected an Apprise URL"),
+        (
+            "alerts: [{apprise: 'json://h/${DYADWATCH_TEST_UNSET_VAR}'}]\n",
+            "DYADWATCH_TEST_UNSET_VAR is not set",
+        ),
+        ("databse: x.db\n", "databse: unknown key"),
+        ("topic: {threshold: 2}\n", "topic.threshold: expected a number from 0 to 1"),
+        ("feeds: [\n  - url: x\n bad", "line "),
+        ("- just\n- a list\n", "expected a mapping"),
+    ],
+)
+def test_invalid_configs_name_the_key(write_config, text: str, expected: str) -> None:
+    path = write_config(text)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    message = str(info.value)
+    assert str(path) in message
+    assert expected in message
+
+
+def test_missing_file_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="configuration file not found"):
+        load_config(tmp_path / "nope.yaml")
+
+
+def test_secrets_come_from_environment_and_are_redacted(write_config, monkeypatch) -> None:
+    monkeypatch.setenv("DW_TOKEN", "s3cr3t")
+    config = load_config(write_config("alerts: [{apprise: 'tgram://${DW_TOKEN}/12345'}]\n"))
+    assert config.alerts == ["tgram://s3cr3t/12345"]
+    assert "s3cr3t" not in redact_url(config.alerts[0])

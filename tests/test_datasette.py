@@ -1,0 +1,118 @@
+"""Datasette on a real corpus: canned queries, search, read-only."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+import yaml
+
+from dyadwatch import pipeline
+from dyadwatch.browse import datasette_app, metadata_for
+from dyadwatch.config import parse_config
+from dyadwatch.demo import DemoSite
+from storage.corpus import open_corpus
+from tests.conftest import PROJECT
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> Path:
+    """A corpus built by the plain pipeline functions (no Prefect) from the demo site."""
+    path = tmp_path_factory.mktemp("ds") / "corpus.db"
+    with DemoSite(port=0) as site:
+        config = parse_config(
+            {
+                "database": str(path),
+                "seeds": str(PROJECT / "seeds"),
+                "feeds": [{"url": site.feed_url}],
+                "network": {"allow_private_addresses": True},
+            }
+        )
+        db = open_corpus(path)
+        pipeline.sync_seeds(db, config)
+        polls = [pipeline.poll_feed(feed, config) for feed in config.feeds]
+        pipeline.record_feed_polls(db, polls)
+        entries = pipeline.unique_entries(polls)
+        records = pipeline.fetch_and_analyse(
+            [e for e, _ in entries], [f for _, f in entries], config
+        )
+        pipeline.store_records(db, records, [])
+        db.close()
+    return path
+
+
+def get(corpus: Path, url: str):
+    async def go():
+        ds = datasette_app(corpus)
+        await ds.invoke_startup()
+        return await ds.client.get(url)
+
+    return asyncio.run(go())
+
+
+def rows(corpus: Path, query: str, **params) -> list[dict]:
+    qs = "&".join(f"{k}={v}" for k, v in params.items())
+    response = get(corpus, f"/corpus/{query}.json?_shape=array{'&' + qs if qs else ''}")
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_every_canned_query_is_covered() -> None:
+    queries = yaml.safe_load((PROJECT / "dyadwatch" / "metadata.yml").read_text())["databases"][
+        "corpus"
+    ]["queries"]
+    assert set(queries) == {
+        "latest_flags",
+        "pair_timeline",
+        "pair_matrix",
+        "pair_documents",
+        "search",
+        "feed_health",
+        "alert_outbox",
+    }
+
+
+def test_latest_flags_and_timeline(corpus) -> None:
+    flags = rows(corpus, "latest_flags")
+    assert {"ISR-RUS", "ISR-UKR", "RUS-UKR", "IRN-RUS", "IRN-ISR"} <= {f["pair"] for f in flags}
+    assert all(f["sentence"] and f["aliases"] and f["url"] for f in flags)
+    timeline = rows(corpus, "pair_timeline")
+    assert {"day", "pair", "flags"} <= set(timeline[0])
+    assert any(t["day"] == "2026-11-20" and t["pair"] == "ISR-RUS" for t in timeline)
+
+
+def test_matrix_and_pair_documents(corpus) -> None:
+    matrix = rows(corpus, "pair_matrix")
+    isr_rus = next(m for m in matrix if (m["actor_a"], m["actor_b"]) == ("ISR", "RUS"))
+    assert isr_rus["sentence_docs"] >= 5 and isr_rus["tracked"] == 1
+    docs = rows(corpus, "pair_documents", pair="ISR-RUS", start="2026-11-01", end="2026-12-31")
+    feed_docs = [d for d in docs if d["origin"] == "feed"]
+    assert len(feed_docs) == 4 and all(d["sentence"] for d in feed_docs)
+    assert (
+        rows(corpus, "pair_documents", pair="ISR-RUS", start="2020-01-01", end="2020-12-31") == []
+    )
+
+
+def test_search_covers_seeds_and_feed_documents(corpus) -> None:
+    hits = rows(corpus, "search", q="Kremlin")
+    assert {"seed", "feed"} <= {h["origin"] for h in hits}
+    table = get(corpus, "/corpus/documents.json?_search=Mossad&_shape=array")
+    assert table.status_code == 200 and table.json()
+
+
+def test_feed_health_and_outbox(corpus) -> None:
+    [feed] = rows(corpus, "feed_health")
+    assert feed["last_status"] == "ok" and feed["documents"] == 14
+    assert rows(corpus, "alert_outbox") == []
+
+
+def test_writes_are_refused(corpus) -> None:
+    response = get(corpus, "/corpus.json?sql=delete+from+documents")
+    assert response.status_code == 400
+    assert get(corpus, "/corpus/documents.json?_shape=array&_size=1").status_code == 200
+
+
+def test_metadata_follows_the_file_name(tmp_path) -> None:
+    meta = metadata_for(tmp_path / "demo.db")
+    assert list(meta["databases"]) == ["demo"]

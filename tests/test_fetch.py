@@ -1,0 +1,88 @@
+"""HTTP fetching over loopback: limits, redirects, errors and the private-address guard."""
+
+from __future__ import annotations
+
+import gzip
+import time
+
+import pytest
+
+from dyadwatch.fetch import FetchError, fetch, make_client
+
+
+@pytest.fixture
+def client():
+    with make_client(timeout=2.0, user_agent="dyadwatch-test") as c:
+        yield c
+
+
+def test_ok_and_user_agent(loopback, client) -> None:
+    seen = {}
+
+    def route(handler):
+        seen["ua"] = handler.headers.get("User-Agent")
+        return 200, {"Content-Type": "text/plain"}, b"hello"
+
+    loopback.routes["/x"] = route
+    got = fetch(client, f"{loopback.base}/x", max_bytes=100, allow_private=True)
+    assert (got.status, got.content, seen["ua"]) == (200, b"hello", "dyadwatch-test")
+
+
+def test_private_addresses_refused_by_default(loopback, client) -> None:
+    loopback.routes["/x"] = (200, {}, b"secret")
+    with pytest.raises(FetchError, match="private address 127.0.0.1"):
+        fetch(client, f"{loopback.base}/x", max_bytes=100)
+    assert loopback.hits == []
+
+
+def test_redirects_followed_and_checked(loopback, client) -> None:
+    loopback.routes["/old"] = (301, {"Location": "/new"}, b"")
+    loopback.routes["/new"] = (200, {}, b"moved")
+    got = fetch(client, f"{loopback.base}/old", max_bytes=100, allow_private=True)
+    assert got.url.endswith("/new") and got.content == b"moved"
+    loopback.routes["/loop"] = (302, {"Location": "/loop"}, b"")
+    with pytest.raises(FetchError, match="redirects"):
+        fetch(client, f"{loopback.base}/loop", max_bytes=100, allow_private=True)
+
+
+def test_http_errors_carry_status(loopback, client) -> None:
+    loopback.routes["/gone"] = (410, {}, b"")
+    with pytest.raises(FetchError) as info:
+        fetch(client, f"{loopback.base}/gone", max_bytes=100, allow_private=True)
+    assert info.value.status == 410 and "HTTP 410" in str(info.value)
+
+
+def test_size_cap_applies_to_decompressed_bytes(loopback, client) -> None:
+    bomb = gzip.compress(b"\0" * 2_000_000)
+    loopback.routes["/bomb"] = (200, {"Content-Encoding": "gzip"}, bomb)
+    with pytest.raises(FetchError, match="limit"):
+        fetch(client, f"{loopback.base}/bomb", max_bytes=100_000, allow_private=True)
+    loopback.routes["/big"] = (200, {}, b"x" * 5000)
+    with pytest.raises(FetchError, match="exceeds"):
+        fetch(client, f"{loopback.base}/big", max_bytes=1000, allow_private=True)
+
+
+def test_unreachable_and_timeout(loopback, client) -> None:
+    from tests.conftest import closed_port
+
+    with pytest.raises(FetchError, match="unreachable"):
+        fetch(client, f"http://127.0.0.1:{closed_port()}/", max_bytes=100, allow_private=True)
+
+    def slow(handler):
+        time.sleep(3)
+        return 200, {}, b"late"
+
+    loopback.routes["/slow"] = slow
+    started = time.monotonic()
+    with pytest.raises(FetchError, match="timed out"):
+        fetch(client, f"{loopback.base}/slow", max_bytes=100, allow_private=True)
+    assert time.monotonic() - started < 3
+
+
+def test_local_file(tmp_path) -> None:
+    path = tmp_path / "feed.xml"
+    path.write_bytes(b"<rss/>")
+    with make_client() as client:
+        assert fetch(client, str(path), max_bytes=100).content == b"<rss/>"
+        with pytest.raises(FetchError, match="file not found"):
+            fetch(client, str(tmp_path / "missing.xml"), max_bytes=100)

@@ -1,0 +1,178 @@
+"""The corpus schema and atomic document writes."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import pytest
+
+from storage.corpus import (
+    TABLES,
+    content_hash,
+    ensure_schema,
+    open_corpus,
+    pending_alerts,
+    record_delivery,
+    store_document,
+)
+
+
+@pytest.fixture
+def db(tmp_path):
+    database = open_corpus(tmp_path / "corpus.db")
+    yield database
+    database.close()
+
+
+def flag(pair: str, sentence: str = "Russia and Israel met.") -> dict:
+    a, b = pair.split("-")
+    return {
+        "actor_a": a,
+        "actor_b": b,
+        "pair": pair,
+        "level": "sentence",
+        "tracked": 1,
+        "sentence": sentence,
+        "sentence_start": 0,
+        "sentence_end": len(sentence),
+        "aliases": json.dumps(["Russia", "Israel"]),
+        "sentence_count": 1,
+    }
+
+
+def doc(url: str, text: str = "Russia and Israel met.") -> dict:
+    return {"url": url, "origin": "feed", "title": "T", "text": text}
+
+
+def test_schema_is_complete_and_idempotent(db) -> None:
+    assert set(TABLES) <= set(db.table_names())
+    assert "documents_fts" in db.table_names()
+    before = {t: db.table(t).schema for t in db.table_names()}
+    ensure_schema(db)
+    ensure_schema(db)
+    assert {t: db.table(t).schema for t in db.table_names()} == before
+
+
+def test_missing_columns_are_added_without_losing_rows(tmp_path) -> None:
+    import sqlite_utils
+
+    path = tmp_path / "old.db"
+    old = sqlite_utils.Database(path)
+    old.table("feeds").insert({"id": 1, "url": "https://x.example/rss"}, pk="id")
+    old.close()
+    db = open_corpus(path)
+    assert db.table("feeds").count == 1
+    assert "consecutive_failures" in db.table("feeds").columns_dict
+
+
+def test_store_document_with_flags_and_alerts(db) -> None:
+    result = store_document(
+        db,
+        doc("https://a.example/1"),
+        [
+            {
+                "actor": "RUS",
+                "alias": "Russia",
+                "kind": "name",
+                "surface": "Russia",
+                "start": 0,
+                "end": 6,
+            }
+        ],
+        [flag("ISR-RUS")],
+        alert_channels=[("c1", "json://h/…")],
+        alert_pairs=["ISR-RUS"],
+    )
+    assert result["created"] and result["alerts"] == 1 and len(result["new_flags"]) == 1
+    # Stored again unchanged: nothing new.
+    again = store_document(
+        db,
+        doc("https://a.example/1"),
+        [],
+        [flag("ISR-RUS")],
+        alert_channels=[("c1", "json://h/…")],
+        alert_pairs=["ISR-RUS"],
+    )
+    assert not again["changed"] and db.table("alerts").count == 1
+    # Full-text search is kept current by triggers.
+    hits = list(db.query("select rowid from documents_fts where documents_fts match 'israel'"))
+    assert [h["rowid"] for h in hits] == [result["id"]]
+
+
+def test_same_text_at_another_url_is_a_duplicate_without_alerts(db) -> None:
+    first = store_document(
+        db,
+        doc("https://a.example/1"),
+        [],
+        [flag("ISR-RUS")],
+        alert_channels=[("c1", "l")],
+        alert_pairs=["ISR-RUS"],
+    )
+    copy = store_document(
+        db,
+        doc("https://b.example/copy", "RUSSIA and  Israel met."),
+        [],
+        [flag("ISR-RUS")],
+        alert_channels=[("c1", "l")],
+        alert_pairs=["ISR-RUS"],
+    )
+    assert db.table("documents").get(copy["id"])["duplicate_of"] == first["id"]
+    assert copy["alerts"] == 0 and db.table("alerts").count == 1
+
+
+def test_failed_write_leaves_nothing_behind(db) -> None:
+    # The flag violates a NOT NULL constraint after the document and mentions were written.
+    bad_flag = {"actor_a": "ISR", "actor_b": "RUS", "pair": "ISR-RUS", "level": None}
+    with pytest.raises(sqlite3.IntegrityError):
+        store_document(
+            db,
+            doc("https://a.example/broken"),
+            [
+                {
+                    "actor": "RUS",
+                    "alias": "Russia",
+                    "kind": "name",
+                    "surface": "Russia",
+                    "start": 0,
+                    "end": 6,
+                }
+            ],
+            [bad_flag],
+        )
+    assert db.table("documents").count == 0
+    assert db.table("mentions").count == 0
+
+
+def test_edited_document_replaces_its_flags(db) -> None:
+    store_document(db, doc("seed:a.txt"), [], [flag("ISR-RUS")])
+    result = store_document(db, doc("seed:a.txt", "Iran and Russia met."), [], [flag("IRN-RUS")])
+    assert result["changed"] and not result["created"]
+    assert [r["pair"] for r in db.query("select pair from pair_flags")] == ["IRN-RUS"]
+
+
+def test_delivery_bookkeeping(db) -> None:
+    store_document(
+        db,
+        doc("https://a.example/1"),
+        [],
+        [flag("ISR-RUS")],
+        alert_channels=[("c1", "l")],
+        alert_pairs=["ISR-RUS"],
+    )
+    [pending] = pending_alerts(db, ["c1"])
+    assert pending["sentence"] == "Russia and Israel met."
+    record_delivery(db, pending["id"], False, "connection refused")
+    row = db.table("alerts").get(pending["id"])
+    assert (row["status"], row["attempts"], row["last_error"]) == (
+        "pending",
+        1,
+        "connection refused",
+    )
+    record_delivery(db, pending["id"], True, None)
+    assert db.table("alerts").get(pending["id"])["status"] == "sent"
+    assert pending_alerts(db, ["c1"]) == []
+
+
+def test_content_hash_folds_case_and_space() -> None:
+    assert content_hash("A  b\nC") == content_hash("a b c")
