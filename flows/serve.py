@@ -33,41 +33,33 @@ def _free_port() -> int:
 class LocalPrefectServer:
     """A ``prefect server start`` subprocess on 127.0.0.1, stopped on exit."""
 
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(self, port: int | None = None, log_path: Path | None = None) -> None:
         self.port = port or _free_port()
         self.api_url = f"http://127.0.0.1:{self.port}/api"
+        home = Path(os.environ.get("PREFECT_HOME", Path.home() / ".prefect")).expanduser()
+        self.log_path = log_path or home / "dyadwatch-server.log"
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = SERVER_START_TIMEOUT) -> None:
-        """Start the server and wait until its health endpoint answers."""
+        """Start the server and wait until its health endpoint answers.
+
+        Its output goes to a log file: a pipe nobody reads fills up and stalls the server
+        (and with it the scheduler) as soon as it has logged enough.
+        """
         env = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
         env.pop("PREFECT_API_URL", None)
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "prefect",
-                "server",
-                "start",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--analytics-off",
-            ],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        command = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1"]
+        command += ["--port", str(self.port), "--analytics-off"]
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                err = (
-                    self.process.stderr.read().decode("utf-8", "replace")[-2000:]
-                    if self.process.stderr
-                    else ""
+                tail = self.log_path.read_text(encoding="utf-8", errors="replace")[-2000:]
+                raise RuntimeError(
+                    f"the local Prefect server exited at start-up (log: {self.log_path}):\n{tail}"
                 )
-                raise RuntimeError(f"the local Prefect server exited at start-up:\n{err}")
             try:
                 if httpx.get(f"{self.api_url}/health", timeout=2).status_code == 200:
                     return
@@ -95,7 +87,8 @@ def serve_schedule(config_path: Path, cron: str = "*/15 * * * *") -> None:
     if not os.environ.get("PREFECT_API_URL"):
         server = LocalPrefectServer()
         print(
-            f"Starting a local Prefect server at {server.api_url} (no PREFECT_API_URL set)…",
+            f"Starting a local Prefect server at {server.api_url} (no PREFECT_API_URL set; "
+            f"its log: {server.log_path})…",
             flush=True,
         )
         server.start()
