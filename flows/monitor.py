@@ -131,25 +131,8 @@ def _publish_artifacts(summary: dict[str, Any], flags: list[dict[str, Any]]) -> 
     )
 
 
-@flow(
-    name="dyadwatch-monitor",
-    flow_run_name="monitor-{config_path}",
-    task_runner=ThreadPoolTaskRunner(max_workers=8),
-    log_prints=False,
-)
-def monitor(config_path: str = "dyadwatch.yaml") -> dict[str, Any]:
-    """One monitoring cycle: seeds, feeds, articles, detection, storage, alerts.
-
-    Returns a summary: counts, the feeds that failed and why, and the new flags of
-    tracked pairs with their evidence sentences.
-    """
-    logger = get_run_logger()
-    started = time.monotonic()
-    config = load_config(config_path)
-    flow_run = get_run_context().flow_run
-    with corpus.open_corpus(config.database) as db:
-        run_id = corpus.start_run(db, str(config.path), str(flow_run.id) if flow_run else None)
-
+def _cycle(config: Config, logger: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The steps of one run; returns the summary and every new flag."""
     seeds = sync_seeds(config)
     polls = (
         [f.result() for f in poll_feed.map(config.feeds, unmapped(config))] if config.feeds else []
@@ -191,17 +174,54 @@ def monitor(config_path: str = "dyadwatch.yaml") -> dict[str, Any]:
             if f["tracked"] and f["level"] == "sentence"
         ],
     }
+    return summary, stored["flags"]
+
+
+@flow(
+    name="dyadwatch-monitor",
+    flow_run_name="monitor-{config_path}",
+    task_runner=ThreadPoolTaskRunner(max_workers=8),
+    log_prints=False,
+)
+def monitor(config_path: str = "dyadwatch.yaml") -> dict[str, Any]:
+    """One monitoring cycle: seeds, feeds, articles, detection, storage, alerts.
+
+    Returns a summary: counts, the feeds that failed and why, and the new flags of
+    tracked pairs with their evidence sentences.
+    """
+    logger = get_run_logger()
+    started = time.monotonic()
+    config = load_config(config_path)
+    flow_run = get_run_context().flow_run
+    with corpus.open_corpus(config.database) as db:
+        run_id = corpus.start_run(db, str(config.path), str(flow_run.id) if flow_run else None)
+
+    try:
+        summary, flags = _cycle(config, logger)
+    except Exception as exc:
+        # A crash still leaves a trace in the corpus: the run row says it failed and why.
+        with corpus.open_corpus(config.database) as db:
+            corpus.finish_run(
+                db,
+                run_id,
+                {
+                    "status": "failed",
+                    "error": f"{type(exc).__name__}: {exc}",
+                    "duration_s": round(time.monotonic() - started, 2),
+                },
+            )
+        raise
     summary["duration_s"] = round(time.monotonic() - started, 2)
     with corpus.open_corpus(config.database) as db:
         corpus.finish_run(db, run_id, summary)
-    _publish_artifacts(summary, stored["flags"])
+    _publish_artifacts(summary, flags)
     logger.info(
         "run %s: %s feeds (%s failed), %s new documents, %s new flags, %s alerts sent",
         run_id,
-        len(polls),
-        len(failed),
-        stored["documents_new"],
+        summary["feeds_polled"],
+        summary["feeds_failed"],
+        summary["documents_new"],
         summary["flags_new"],
-        delivered["sent"],
+        summary["alerts_sent"],
     )
     return summary

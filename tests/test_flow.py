@@ -215,3 +215,46 @@ def test_invalid_config_fails_before_running(tmp_path, write_config) -> None:
     config = write_config("pairs: [[RUS]]\n")
     with pytest.raises(ConfigError, match="pairs"):
         monitor(config)
+
+
+def test_seeds_are_synced_idempotently_and_edits_update_the_row(tmp_path, write_config) -> None:
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    for path in SEEDS.iterdir():
+        (seeds / path.name).write_bytes(path.read_bytes())
+    config = write_config(
+        {"database": str(tmp_path / "corpus.db"), "seeds": str(seeds), "feeds": []}
+    )
+    monitor(config)
+    monitor(config)
+    db = sqlite_utils.Database(tmp_path / "corpus.db")
+    assert db.table("documents").count == 2
+    edited = seeds / "004_013f13680b9e437e.txt"
+    edited.write_text(
+        "Kremlin and Tehran talk\n\nRussia and Iran signed a new treaty.\n", encoding="utf-8"
+    )
+    monitor(config)
+    rows = list(
+        db.query("select id, title, updated from documents where url = ?", [f"seed:{edited.name}"])
+    )
+    assert len(rows) == 1 and rows[0]["updated"] and rows[0]["title"] == "Kremlin and Tehran talk"
+    pairs = {
+        r["pair"]
+        for r in db.query("select pair from pair_flags where document_id = ?", [rows[0]["id"]])
+    }
+    assert pairs == {"IRN-RUS"}
+    assert db.table("alerts").count == 0  # seeds define the topic; they raise no alerts
+
+
+def test_a_crash_is_recorded_in_runs(tmp_path, write_config, monkeypatch) -> None:
+    from dyadwatch import pipeline
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(pipeline, "sync_seeds", broken)
+    config = write_config({"database": str(tmp_path / "corpus.db"), "feeds": []})
+    with pytest.raises(RuntimeError):
+        monitor(config)
+    [run] = sqlite_utils.Database(tmp_path / "corpus.db").query("select status, error from runs")
+    assert run == {"status": "failed", "error": "RuntimeError: disk on fire"}
