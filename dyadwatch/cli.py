@@ -281,8 +281,11 @@ def detect(files: tuple[str, ...], as_json: bool, window: int, when: str | None)
     help="Corpus to browse (default: the database of ./dyadwatch.yaml, else data/demo.db).",
 )
 @click.option("--port", default=8001, show_default=True, help="Port on 127.0.0.1.")
-def browse(database: Path | None, port: int) -> None:
-    """Explore the corpus in Datasette, read-only, with dyadwatch's canned queries."""
+@click.option(
+    "--live", is_flag=True, help="Follow a monitor that is writing (read-only, not immutable)."
+)
+def browse(database: Path | None, port: int, live: bool) -> None:
+    """Explore the corpus in Datasette, read-only, with dyadwatch's canned queries and charts."""
     from dyadwatch.browse import serve_datasette
 
     if database is None:
@@ -294,7 +297,7 @@ def browse(database: Path | None, port: int) -> None:
                 _fail(str(exc))
     if not database.exists():
         _fail(f"{database}: no such database (run `dyadwatch demo` or `dyadwatch run` first)")
-    serve_datasette(database, port)
+    serve_datasette(database, port, live=live)
 
 
 @main.command()

@@ -182,6 +182,18 @@ INDEXES: list[tuple[str, list[str], bool]] = [
 
 FTS: dict[str, list[str]] = {"documents": ["title", "text"]}
 
+# Views for reading: every flag with its document's title, link and day. A feed document
+# without a date of its own is dated by when it was fetched; a seed without one has no day.
+VIEWS: dict[str, str] = {
+    "flags": """
+select f.id, f.pair, f.actor_a, f.actor_b, f.level, f.tracked, f.sentence, f.aliases,
+       f.sentence_count, f.document_id, d.title, d.url, d.origin, d.feed_id, d.language,
+       d.on_topic, d.topic_score,
+       substr(coalesce(d.published, case when d.origin = 'feed' then d.fetched end), 1, 10) as day
+from pair_flags f join documents d on d.id = f.document_id
+""".strip(),
+}
+
 
 def now() -> str:
     """The current UTC time as ISO 8601 text, as every timestamp in the corpus is stored."""
@@ -237,6 +249,12 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
             db.table(name).enable_fts(
                 columns, create_triggers=True, tokenize="unicode61 remove_diacritics 2"
             )
+    for name, sql in VIEWS.items():
+        current = next(
+            db.query("select sql from sqlite_master where type = 'view' and name = ?", [name]), None
+        )
+        if current is None or not current["sql"].endswith(sql):
+            db.create_view(name, sql, replace=True)
     db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 

@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
 from pathlib import Path
+from urllib.parse import urlencode
 
+import httpx
 import pytest
 import yaml
 
@@ -13,7 +21,9 @@ from dyadwatch.browse import datasette_app, metadata_for
 from dyadwatch.config import parse_config
 from dyadwatch.demo import DemoSite
 from storage.corpus import open_corpus
-from tests.conftest import PROJECT
+from tests.conftest import PROJECT, closed_port
+
+ARTIFACTS = PROJECT / "build" / "test-artifacts"
 
 
 @pytest.fixture(scope="module")
@@ -116,3 +126,98 @@ def test_writes_are_refused(corpus) -> None:
 def test_metadata_follows_the_file_name(tmp_path) -> None:
     meta = metadata_for(tmp_path / "demo.db")
     assert list(meta["databases"]) == ["demo"]
+
+
+def dashboard() -> dict:
+    meta = yaml.safe_load((PROJECT / "dyadwatch" / "metadata.yml").read_text())
+    return meta["plugins"]["datasette-dashboards"]["pairs"]
+
+
+def test_dashboard_pages_and_chart_queries(corpus) -> None:
+    assert get(corpus, "/-/dashboards/pairs").status_code == 200
+    for name, chart in dashboard()["charts"].items():
+        assert get(corpus, f"/-/dashboards/pairs/{name}").status_code == 200
+        for options, expect_rows in ((False, True), (True, False)):
+            # Filters are optional [[ ... ]] blocks: run without them, then with a date
+            # range that holds no flag at all.
+            sql = chart["query"]
+            sql = re.sub(r"\[\[(.*?)\]\]", (lambda m: m.group(1)) if options else "", sql)
+            params = {
+                "sql": sql,
+                "_shape": "array",
+                "date_start": "1990-01-01",
+                "date_end": "1990-12-31",
+            }
+            if options:
+                params["pair"] = "ISR-RUS"
+            response = get(corpus, "/corpus.json?" + urlencode(params))
+            assert response.status_code == 200, (name, response.text)
+            assert bool(response.json()) is expect_rows, name
+
+
+def test_flags_view_dates_feed_documents_only(corpus) -> None:
+    rows_ = rows(corpus, "latest_flags")
+    assert all(r["day"] for r in rows_ if r["origin"] == "feed")
+    assert all(r["day"] is None for r in rows_ if r["origin"] == "seed")
+
+
+@pytest.mark.slow
+def test_timeline_chart_renders_in_chromium(corpus, tmp_path) -> None:
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed; .ci/run installs Debian's chromium package")
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    port = closed_port()
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "dyadwatch.cli",
+            "browse",
+            "--database",
+            str(corpus),
+            "--port",
+            str(port),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}/-/dashboards/pairs"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(url, timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.3)
+        flags = [
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--window-size=1280,1000",
+            "--virtual-time-budget=15000",
+        ]
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        screenshot = ARTIFACTS / "dashboard-pairs.png"
+        subprocess.run(
+            [chromium, *flags, f"--screenshot={screenshot}", url], capture_output=True, timeout=120
+        )
+        dom = subprocess.run(
+            [chromium, *flags, "--dump-dom", url], capture_output=True, text=True, timeout=120
+        )
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    # vega-embed draws each chart as an <svg class="marks"> once its data has loaded.
+    charts = re.findall(r'<svg[^>]*class="marks"[^>]*width="(\d+)"', dom.stdout)
+    assert len(charts) >= 2 and all(int(w) > 100 for w in charts), dom.stdout[-2000:]
+    assert "ISR-RUS" in dom.stdout
+    assert screenshot.stat().st_size > 20_000
