@@ -27,9 +27,13 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import ahocorasick_rs
 import yaml
 
 from dyadwatch.text import sentences
+
+# How far on either side of a mention a guard ("University of Washington") may reach.
+GUARD_REACH = 80
 
 
 class GazetteerError(ValueError):
@@ -141,33 +145,20 @@ def _cue_pattern(cues: list[str]) -> re.Pattern[str] | None:
     return re.compile(r"(?<!\w)(?:" + "|".join(parts) + r")(?!\w)")
 
 
-def _trie_regex(words: list[str]) -> str:
-    """A regex alternation factored by common prefixes, which Python's engine matches fast.
+def _spells(word: str, alias: Alias) -> bool:
+    """Whether a word taken from a guard's pattern names ``alias`` (or begins it: the
+    pattern may go on with an alternation, as in ``Americ(?:a|an)``)."""
+    base = alias.base
+    return (
+        word in (base, base.upper())
+        or (len(word) >= 4 and base.startswith(word))
+        or (alias.stem and word.startswith(base))
+    )
 
-    Each word is literal text; a trailing ``*`` becomes ``\\w*`` (a stem).
-    """
-    trie: dict[str, Any] = {}
-    for word in words:
-        node = trie
-        for ch in word:
-            node = node.setdefault(ch, {})
-        node[""] = True
 
-    def build(node: dict[str, Any]) -> str:
-        end = node.get("", False)
-        stem = "*" in node
-        branches = []
-        for ch in sorted(k for k in node if k not in ("", "*")):
-            branches.append(re.escape(ch) + build(node[ch]))
-        if stem:
-            # A stem swallows the rest of the word; nothing longer is needed.
-            return r"\w*"
-        if not branches:
-            return ""
-        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
-        return f"(?:{body})?" if end else body
-
-    return build(trie)
+def _is_word(ch: str) -> bool:
+    """What ``\\w`` matches: letters, digits and the underscore."""
+    return ch.isalnum() or ch == "_"
 
 
 class Gazetteer:
@@ -184,7 +175,7 @@ class Gazetteer:
         self.aliases: list[Alias] = []
         for actor_id, spec in data["actors"].items():
             self._load_actor(str(actor_id), spec)
-        self.guards = self._load_guards(data.get("guards") or [])
+        self._guard_patterns = self._load_guards(data.get("guards") or [])
         self.ambiguous = self._load_ambiguous(data.get("ambiguous") or {})
         self.topic: dict[str, list[str]] = data.get("topic") or {}
         self._compile()
@@ -241,7 +232,7 @@ class Gazetteer:
                 raise GazetteerError(f"{where}: {v!r}: '*' is only allowed at the end")
         return [v.strip() for v in values]
 
-    def _load_guards(self, guards: Any) -> re.Pattern[str] | None:
+    def _load_guards(self, guards: Any) -> list[str]:
         patterns = []
         for i, guard in enumerate(guards):
             pattern = guard.get("pattern") if isinstance(guard, dict) else guard
@@ -249,8 +240,8 @@ class Gazetteer:
                 re.compile(pattern)
             except (re.error, TypeError) as exc:
                 raise GazetteerError(f"{self.source}: guards[{i}]: bad pattern ({exc})") from None
-            patterns.append(f"(?:{pattern})")
-        return re.compile("|".join(patterns)) if patterns else None
+            patterns.append(pattern)
+        return patterns
 
     def _load_ambiguous(self, rules: Any) -> dict[str, AmbiguityRule]:
         out: dict[str, AmbiguityRule] = {}
@@ -283,6 +274,14 @@ class Gazetteer:
         return list(merged.values())
 
     def _compile(self) -> None:
+        """Build the two Aho-Corasick automata and the guard index.
+
+        Case-sensitive aliases (and the capitalised forms of the longer ones, for headlines
+        in capitals) are searched in the text as it is; all-lower-case aliases in a
+        lower-cased copy of the same length. Each automaton finds every occurrence of every
+        alias in one pass; word boundaries, stems and overlaps are settled afterwards on
+        the few hits, which is what makes detection fast.
+        """
         self.aliases = self._merge_terms(self.aliases)
         cased: dict[str, list[Alias]] = {}
         folded: dict[str, list[Alias]] = {}
@@ -296,49 +295,97 @@ class Gazetteer:
                     cased.setdefault(upper, []).append(alias)
             else:
                 folded.setdefault(alias.text.lower(), []).append(alias)
-        self._cased = cased
-        self._folded = folded
-        self._cased_stems = sorted(
-            (k[:-1] for k in cased if k.endswith("*")), key=len, reverse=True
-        )
-        self._folded_stems = sorted(
-            (k[:-1] for k in folded if k.endswith("*")), key=len, reverse=True
-        )
-        boundary_l, boundary_r = r"(?<!\w)", r"(?!\w)"
-        self._cased_re = re.compile(
-            boundary_l + "(?:" + _trie_regex(list(cased)) + ")" + boundary_r
-        )
-        self._folded_re = (
-            re.compile(boundary_l + "(?:" + _trie_regex(list(folded)) + ")" + boundary_r, re.I)
-            if folded
-            else None
-        )
+        self._cased = self._automaton(cased)
+        self._folded = self._automaton(folded)
+        self._guard_index()
+
+    @staticmethod
+    def _automaton(
+        table: dict[str, list[Alias]],
+    ) -> tuple[Any, list[tuple[list[Alias], list[Alias]]]]:
+        """An automaton over the aliases' literal parts; per pattern, (literal, stem) aliases."""
+        bases: dict[str, tuple[list[Alias], list[Alias]]] = {}
+        for key, aliases in table.items():
+            stem = key.endswith("*")
+            literal, stems = bases.setdefault(key[:-1] if stem else key, ([], []))
+            (stems if stem else literal).extend(aliases)
+        patterns = list(bases)
+        if not patterns:
+            return None, []
+        return ahocorasick_rs.AhoCorasick(patterns), [bases[p] for p in patterns]
+
+    def _guard_index(self) -> None:
+        """Which guards can cover which alias: a guard is tried only around mentions whose
+        alias its pattern spells out (a guard naming no alias is tried around every one)."""
+        self._guards_for: dict[str, re.Pattern[str] | None] = {}
+        self._guards_any: re.Pattern[str] | None = None
+        if not self._guard_patterns:
+            return
+        # The words a pattern spells out, escapes (\b, \s) removed first.
+        words = [
+            set(re.findall(r"[^\W\d_]{2,}", re.sub(r"\\.", " ", p))) for p in self._guard_patterns
+        ]
+        general = [
+            p
+            for p, w in zip(self._guard_patterns, words, strict=True)
+            if not any(_spells(x, a) for x in w for a in self.aliases)
+        ]
+        self._guards_any = re.compile("|".join(f"(?:{p})" for p in general)) if general else None
+        for alias in self.aliases:
+            if alias.text in self._guards_for:
+                continue
+            hits = [
+                p
+                for p, w in zip(self._guard_patterns, words, strict=True)
+                if any(_spells(x, alias) for x in w)
+            ]
+            self._guards_for[alias.text] = (
+                re.compile("|".join(f"(?:{p})" for p in hits)) if hits else None
+            )
 
     # -- matching ------------------------------------------------------------------------
-    def _lookup(self, surface: str, cased: bool) -> list[Alias]:
-        table, stems = (
-            (self._cased, self._cased_stems) if cased else (self._folded, self._folded_stems)
-        )
-        key = surface if cased else surface.lower()
-        if key in table:
-            return table[key]
-        for stem in stems:
-            if key.startswith(stem):
-                return table[stem + "*"]
-        return []
+    @staticmethod
+    def _hits(
+        automaton: Any, groups: list, text: str, haystack: str
+    ) -> list[tuple[int, int, Alias]]:
+        """Alias occurrences with word boundaries on both sides; stems run to the word's end."""
+        if automaton is None:
+            return []
+        out: list[tuple[int, int, Alias]] = []
+        n = len(text)
+        for index, start, end in automaton.find_matches_as_indexes(haystack, overlapping=True):
+            if start and _is_word(text[start - 1]):
+                continue
+            literal, stems = groups[index]
+            if literal and (end == n or not _is_word(text[end])):
+                out.extend((start, end, alias) for alias in literal)
+            if stems:
+                stop = end
+                while stop < n and _is_word(text[stop]):
+                    stop += 1
+                out.extend((start, stop, alias) for alias in stems)
+        return out
+
+    def _guarded(self, alias: Alias, start: int, end: int, text: str) -> bool:
+        """Whether a guard (an outlet's or a person's name, …) covers this mention."""
+        lo, hi = max(0, start - GUARD_REACH), min(len(text), end + GUARD_REACH)
+        for pattern in (self._guards_for.get(alias.text), self._guards_any):
+            if pattern is None:
+                continue
+            for g in pattern.finditer(text, lo, hi):
+                if g.start() < end and start < g.end():
+                    return True
+        return False
 
     def find_mentions(
         self, text: str, when: date | None = None
     ) -> tuple[list[Mention], list[dict]]:
         """All actor mentions in ``text``, with the matches that were dropped and why."""
-        raw: list[tuple[int, int, Alias]] = []
-        passes = [(self._cased_re, True)]
-        if self._folded_re is not None:
-            passes.append((self._folded_re, False))
-        for pattern, cased in passes:
-            for m in pattern.finditer(text):
-                for alias in self._lookup(m.group(), cased):
-                    raw.append((m.start(), m.end(), alias))
+        raw = self._hits(*self._cased, text, text)
+        if self._folded[0] is not None:
+            # "İ" is the one character whose lower case is two characters long; as "I" it
+            # keeps the lower-cased copy aligned with the text, offset for offset.
+            raw += self._hits(*self._folded, text, text.replace("İ", "I").lower())
         # Where matches overlap, the longest wins ("Israel Defense Forces" over "Israel").
         raw.sort(key=lambda r: (r[0], -(r[1] - r[0])))
         chosen: list[tuple[int, int, Alias]] = []
@@ -348,16 +395,15 @@ class Gazetteer:
             if start >= last_end:
                 chosen.append((start, end, alias))
                 last_end, last_span = end, (start, end)
-            elif (start, end) == last_span and alias.actor != chosen[-1][2].actor:
+            elif (start, end) == last_span and alias.actor not in {c[2].actor for c in chosen[-3:]}:
                 chosen.append((start, end, alias))  # one form, two actors: keep both
 
         dropped: list[dict] = []
-        guard_spans = [g.span() for g in self.guards.finditer(text)] if self.guards else []
         ambiguous_ok: dict[str, bool] = {}
         mentions: list[Mention] = []
         for start, end, alias in chosen:
             surface = text[start:end]
-            if any(gs < end and start < ge for gs, ge in guard_spans):
+            if self._guarded(alias, start, end, text):
                 dropped.append({"text": surface, "start": start, "reason": "guard"})
                 continue
             if not alias.in_office(when):

@@ -1,11 +1,14 @@
 """Deliver alerts from the corpus outbox through Apprise URLs.
 
 An alert row exists once per document, tracked pair and channel (a unique index), so a
-story can alert at most once on each channel. Delivery marks a row sent only after the
-channel accepted it; a failed attempt keeps the row pending with its error, and the next
-run tries again (at once for the first few attempts, then backing off up to an hour).
-Channels are identified in the database by a hash of their URL and shown redacted: tokens
-inside URLs never reach the corpus, the logs or Datasette.
+story can alert at most once on each channel. A run claims a row (``sending``) before
+sending it, so two overlapping runs never send the same alert, and marks it sent only
+after the channel accepted it. A failed attempt puts the row back to pending with its
+error; the next run tries again (at once for the first few attempts, then backing off up
+to an hour). A run killed between sending and recording leaves the row claimed; after ten
+minutes another run takes it over, so an alert is never lost (and is sent twice only in
+that one case). Channels are identified in the database by a hash of their URL and shown
+redacted: tokens inside URLs never reach the corpus, the logs or Datasette.
 """
 
 from __future__ import annotations
@@ -84,9 +87,10 @@ def format_alert(row: dict[str, Any]) -> tuple[str, str]:
 def send(url: str, title: str, body: str) -> tuple[bool, str | None]:
     """Send one notification; return success and a readable, secret-free error."""
     notifier = apprise.Apprise()
-    if not notifier.add(url):
-        return False, f"{redact_url(url)}: not a valid Apprise URL"
+    # Apprise logs the URL it was given, token and all: everything it says is captured.
     with apprise.LogCapture(level=logging.WARNING) as captured:
+        if not notifier.add(url):
+            return False, f"{redact_url(url)}: not a valid Apprise URL"
         ok = notifier.notify(body=body, title=title, body_format=apprise.NotifyFormat.MARKDOWN)
     if ok:
         return True, None
@@ -104,6 +108,8 @@ def deliver_pending(db: sqlite_utils.Database, urls: list[str]) -> dict[str, int
         channel = by_id[row["channel"]]
         if channel.id in down:
             continue  # one refused connection is enough to know the channel is down this run
+        if not corpus.claim_alert(db, row["id"]):
+            continue  # another run (a manual one beside a scheduled one) is sending it
         title, body = format_alert(row)
         ok, error = send(channel.url, title, body)
         corpus.record_delivery(db, row["id"], ok, error, retry_delay(row["attempts"] + 1))
@@ -113,4 +119,4 @@ def deliver_pending(db: sqlite_utils.Database, urls: list[str]) -> dict[str, int
             failed += 1
             down.add(channel.id)
             log.warning("alert %s to %s not delivered: %s", row["id"], channel.label, error)
-    return {"sent": sent, "failed": failed}
+    return {"sent": sent, "failed": failed, "pending": corpus.count_pending(db, by_id)}

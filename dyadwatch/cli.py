@@ -107,7 +107,7 @@ def print_summary(summary: dict[str, Any], pairs: list[tuple[str, str]], elapsed
     )
     click.echo(
         f"  new flags of tracked pairs: {summary['flags_new']} · alerts sent: {summary['alerts_sent']}"
-        f" · alerts pending: {summary['alerts_failed']}"
+        f" · alerts pending: {summary['alerts_pending']}"
     )
     for error in summary["feed_errors"]:
         click.secho(f"  feed failed: {error}", fg="yellow")

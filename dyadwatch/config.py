@@ -8,6 +8,7 @@ and writes the same files as a run started by hand.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -68,6 +69,29 @@ class Config:
     fetch: FetchConfig = field(default_factory=FetchConfig)
 
 
+def _apprise_understands(url: str) -> bool:
+    """Ask Apprise whether it can parse ``url``, keeping its log (which would print the
+    URL, token included) quiet."""
+    import logging
+
+    import apprise
+
+    logger = logging.getLogger("apprise")
+    level, logger.disabled = logger.level, True
+    try:
+        return bool(apprise.Apprise().add(url))
+    finally:
+        logger.disabled = False
+        logger.setLevel(level)
+
+
+def _string_keys(mapping: dict, path: Path | None, key: str) -> None:
+    """Keys must be names: ``1: true`` is a typo, not a setting."""
+    for k in mapping:
+        if not isinstance(k, str):
+            raise ConfigError(f"{_where(path, key)}: unexpected key {k!r}; expected a name")
+
+
 def _where(path: Path | None, key: str) -> str:
     return f"{path}: {key}" if path else key
 
@@ -101,6 +125,7 @@ def parse_config(data: Any, path: Path | None = None, base: Path | None = None) 
         raise ConfigError(
             f"{_where(path, '(top level)')}: expected a mapping of keys, got {type(data).__name__}"
         )
+    _string_keys(data, path, "(top level)")
     unknown = sorted(set(data) - KNOWN_KEYS)
     if unknown:
         raise ConfigError(
@@ -123,6 +148,7 @@ def parse_config(data: Any, path: Path | None = None, base: Path | None = None) 
             item = {"url": item}
         if not isinstance(item, dict):
             raise ConfigError(f"{_where(path, key)}: expected a mapping with 'url', got {item!r}")
+        _string_keys(item, path, key)
         extra = sorted(set(item) - {"url", "name"})
         if extra:
             raise ConfigError(
@@ -135,9 +161,16 @@ def parse_config(data: Any, path: Path | None = None, base: Path | None = None) 
                 f"{_where(path, key + '.url')}: expected an http(s) URL or a file path"
             )
         url = url.strip()
-        scheme = urlparse(url).scheme.lower()
+        try:
+            parts = urlparse(url)
+            parts.port  # noqa: B018 - raises ValueError for a malformed host or port
+        except ValueError as exc:
+            raise ConfigError(
+                f"{_where(path, key + '.url')}: malformed URL {url!r} ({exc})"
+            ) from None
+        scheme = parts.scheme.lower()
         if scheme in ("http", "https"):
-            if not urlparse(url).netloc:
+            if not parts.hostname:
                 raise ConfigError(f"{_where(path, key + '.url')}: {url!r} has no host")
         elif scheme in ("", "file") or (len(scheme) == 1 and os.name == "nt"):
             url = str(_resolve(base, url[7:] if scheme == "file" else url))
@@ -182,6 +215,7 @@ def parse_config(data: Any, path: Path | None = None, base: Path | None = None) 
             item = {"apprise": item}
         if not isinstance(item, dict) or not isinstance(item.get("apprise"), str):
             raise ConfigError(f"{_where(path, key)}: expected {{apprise: URL}}, got {item!r}")
+        _string_keys(item, path, key)
         extra = sorted(set(item) - {"apprise"})
         if extra:
             raise ConfigError(
@@ -193,11 +227,17 @@ def parse_config(data: Any, path: Path | None = None, base: Path | None = None) 
                 f"{_where(path, key + '.apprise')}: expected an Apprise URL "
                 "such as json://host/path or slack://tokens"
             )
+        if not _apprise_understands(url):
+            raise ConfigError(
+                f"{_where(path, key + '.apprise')}: {redact_url(url)} is not a URL Apprise "
+                "understands (see https://github.com/caronc/apprise/wiki for the formats)"
+            )
         alerts.append(url)
 
     network = data.get("network", {}) or {}
     if not isinstance(network, dict):
         raise ConfigError(f"{_where(path, 'network')}: expected a mapping")
+    _string_keys(network, path, "network")
     extra = sorted(set(network) - {"allow_private_addresses"})
     if extra:
         raise ConfigError(
@@ -231,6 +271,7 @@ def parse_config(data: Any, path: Path | None = None, base: Path | None = None) 
     fetch_raw = data.get("fetch", {}) or {}
     if not isinstance(fetch_raw, dict):
         raise ConfigError(f"{_where(path, 'fetch')}: expected a mapping")
+    _string_keys(fetch_raw, path, "fetch")
     defaults = FetchConfig()
     fetch_kwargs: dict[str, Any] = {}
     for key, value in fetch_raw.items():
@@ -243,7 +284,12 @@ def parse_config(data: Any, path: Path | None = None, base: Path | None = None) 
         ok = (
             isinstance(value, str)
             if expected is str
-            else (isinstance(value, int | float) and not isinstance(value, bool) and value > 0)
+            else (
+                isinstance(value, int | float)
+                and not isinstance(value, bool)
+                and math.isfinite(value)
+                and value > 0
+            )
         )
         if not ok:
             raise ConfigError(

@@ -1,9 +1,12 @@
-"""Fetch bytes over HTTP (or from a local file) with hard limits.
+"""Fetch bytes over HTTP (or from a configured local file) with hard limits.
 
-Every request has a connect/read timeout and a total time cap (a server that trickles
-bytes cannot hold a run), a cap on the decompressed body size, a clear User-Agent, and a
-refusal to talk to private, loopback or link-local addresses unless the configuration
-allows it. Redirects are followed by hand so that every hop is checked.
+Every request has a connect/read timeout, a total time budget shared by all its redirect
+hops, a cap on the decompressed body size and a clear User-Agent. Unless the configuration
+allows private addresses, every hop's host is resolved once, every address it resolves to
+must be public (``is_global``), and the connection goes to that checked address (with the
+original Host header and TLS server name), so a DNS answer that changes between the check
+and the connection cannot reach an internal service. Redirects are followed by hand so
+that every hop is checked.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urljoin, urlparse
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import httpx
 
@@ -21,13 +24,20 @@ MAX_REDIRECTS = 5
 
 
 class FetchError(Exception):
-    """A request that produced no usable body; ``reason`` is readable, ``status`` the HTTP code."""
+    """A request that produced no usable body.
 
-    def __init__(self, url: str, reason: str, status: int | None = None) -> None:
+    ``reason`` is readable; ``kind`` is one of ``unreachable``, ``timeout``, ``http``,
+    ``too large``, ``refused`` or ``file``; ``status`` is the HTTP code when there was one.
+    """
+
+    def __init__(
+        self, url: str, reason: str, status: int | None = None, kind: str = "unreachable"
+    ) -> None:
         super().__init__(f"{url}: {reason}")
         self.url = url
         self.reason = reason
         self.status = status
+        self.kind = kind
 
 
 @dataclass
@@ -55,37 +65,48 @@ def make_client(timeout: float = 20.0, user_agent: str = "dyadwatch") -> httpx.C
     )
 
 
-def _is_private(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    mapped = getattr(ip, "ipv4_mapped", None)
-    if mapped is not None:
-        ip = mapped
-    return (
-        ip.is_private
-        or ip.is_loopback
-        or ip.is_link_local
-        or ip.is_multicast
-        or ip.is_reserved
-        or ip.is_unspecified
-    )
+def is_public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """Whether an address is on the public internet, looking inside IPv6 wrappings."""
+    if isinstance(ip, ipaddress.IPv6Address):
+        for inner in (ip.ipv4_mapped, ip.sixtofour, ip.teredo[1] if ip.teredo else None):
+            if inner is not None and not is_public(inner):
+                return False
+        if ip.is_site_local:  # fec0::/10, deprecated but still routed inside some networks
+            return False
+    return ip.is_global and not ip.is_multicast
 
 
-def check_address(url: str) -> None:
-    """Refuse URLs whose host resolves to a private, loopback or otherwise internal address."""
-    host = urlparse(url).hostname
+def resolve_public(url: str) -> str:
+    """Resolve the URL's host and return one of its addresses, refusing non-public ones."""
+    host = urlsplit(url).hostname
     if not host:
-        raise FetchError(url, "URL has no host")
+        raise FetchError(url, "URL has no host", kind="refused")
     try:
         infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
-    except socket.gaierror as exc:
-        raise FetchError(url, f"cannot resolve host {host!r} ({exc.strerror})") from None
-    for info in infos:
-        ip = ipaddress.ip_address(info[4][0].split("%")[0])
-        if _is_private(ip):
+    except (socket.gaierror, UnicodeError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise FetchError(url, f"cannot resolve host {host!r} ({reason})") from None
+    addresses = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
+    for ip in addresses:
+        if not is_public(ip):
             raise FetchError(
                 url,
-                f"refused: {host} resolves to the private address {ip} "
+                f"refused: {host} resolves to the non-public address {ip} "
                 "(set network.allow_private_addresses: true to allow it)",
+                kind="refused",
             )
+    return str(addresses[0])
+
+
+def _pinned(url: str, ip: str) -> tuple[str, dict[str, str], dict[str, str]]:
+    """The URL with its host replaced by the checked address, plus Host header and SNI."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"[{ip}]" if ":" in ip else ip
+    if parts.port:
+        netloc += f":{parts.port}"
+    host_header = host + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc)), {"Host": host_header}, {"sni_hostname": host}
 
 
 def fetch(
@@ -95,23 +116,51 @@ def fetch(
     max_bytes: int,
     total_timeout: float = 60.0,
     allow_private: bool = False,
+    allow_files: bool = False,
     headers: dict[str, str] | None = None,
 ) -> Fetched:
-    """GET ``url`` (or read a local file) and return its body, or raise :class:`FetchError`."""
-    scheme = urlparse(url).scheme.lower()
+    """GET an http(s) ``url`` and return its body, or raise :class:`FetchError`.
+
+    A local path is read only with ``allow_files`` (feeds the user configured); a link
+    found in a feed never reads the disk.
+    """
+    try:
+        scheme = urlsplit(url).scheme.lower()
+    except ValueError as exc:
+        raise FetchError(url, f"malformed URL ({exc})", kind="refused") from None
     if scheme not in ("http", "https"):
-        return _read_file(url, max_bytes)
+        if allow_files and scheme in ("", "file"):
+            return _read_file(url, max_bytes)
+        raise FetchError(
+            url, f"refused: not an http(s) URL (scheme {scheme or 'none'!r})", kind="refused"
+        )
     started = time.monotonic()
     deadline = started + total_timeout
     current = url
     for _ in range(MAX_REDIRECTS + 1):
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise FetchError(
+                current, f"took longer than {total_timeout:g} s in total", kind="timeout"
+            )
+        target, extra_headers, extensions = current, dict(headers or {}), {}
         if not allow_private:
-            check_address(current)
+            target, pinned_headers, extensions = _pinned(current, resolve_public(current))
+            extra_headers.update(pinned_headers)
         try:
-            request = client.build_request("GET", current, headers=headers)
+            request = client.build_request(
+                "GET",
+                target,
+                headers=extra_headers,
+                extensions=extensions,
+                timeout=httpx.Timeout(
+                    min(remaining, client.timeout.read or remaining),
+                    connect=min(remaining, client.timeout.connect or remaining),
+                ),
+            )
             response = client.send(request, stream=True)
         except httpx.TimeoutException:
-            raise FetchError(current, "timed out") from None
+            raise FetchError(current, "timed out", kind="timeout") from None
         except httpx.HTTPError as exc:
             raise FetchError(current, f"unreachable ({type(exc).__name__}: {exc})") from None
         try:
@@ -122,16 +171,18 @@ def fetch(
                         current,
                         f"HTTP {response.status_code} redirect without Location",
                         response.status_code,
+                        kind="http",
                     )
                 current = urljoin(current, location)
-                if urlparse(current).scheme not in ("http", "https"):
-                    raise FetchError(current, "redirect to a non-HTTP URL refused")
+                if urlsplit(current).scheme not in ("http", "https"):
+                    raise FetchError(current, "redirect to a non-HTTP URL refused", kind="refused")
                 continue
             if response.status_code >= 400:
                 raise FetchError(
                     current,
                     f"HTTP {response.status_code} {response.reason_phrase}",
                     response.status_code,
+                    kind="http",
                 )
             declared = response.headers.get("content-length")
             if declared and declared.isdigit() and int(declared) > max_bytes:
@@ -139,6 +190,7 @@ def fetch(
                     current,
                     f"body of {int(declared):,} bytes exceeds the {max_bytes:,}-byte limit",
                     response.status_code,
+                    kind="too large",
                 )
             chunks: list[bytes] = []
             size = 0
@@ -150,16 +202,20 @@ def fetch(
                             current,
                             f"body exceeds the {max_bytes:,}-byte limit",
                             response.status_code,
+                            kind="too large",
                         )
                     if time.monotonic() > deadline:
                         raise FetchError(
                             current,
                             f"took longer than {total_timeout:g} s in total",
                             response.status_code,
+                            kind="timeout",
                         )
                     chunks.append(chunk)
             except httpx.TimeoutException:
-                raise FetchError(current, "timed out while reading the body") from None
+                raise FetchError(
+                    current, "timed out while reading the body", kind="timeout"
+                ) from None
             except httpx.HTTPError as exc:
                 raise FetchError(
                     current, f"broken response ({type(exc).__name__}: {exc})"
@@ -173,7 +229,7 @@ def fetch(
             )
         finally:
             response.close()
-    raise FetchError(url, f"more than {MAX_REDIRECTS} redirects")
+    raise FetchError(url, f"more than {MAX_REDIRECTS} redirects", kind="http")
 
 
 def _read_file(url: str, max_bytes: int) -> Fetched:
@@ -181,9 +237,13 @@ def _read_file(url: str, max_bytes: int) -> Fetched:
     try:
         size = path.stat().st_size
         if size > max_bytes:
-            raise FetchError(url, f"file of {size:,} bytes exceeds the {max_bytes:,}-byte limit")
+            raise FetchError(
+                url,
+                f"file of {size:,} bytes exceeds the {max_bytes:,}-byte limit",
+                kind="too large",
+            )
         return Fetched(url=str(path), status=200, content=path.read_bytes())
     except FileNotFoundError:
-        raise FetchError(url, "file not found") from None
+        raise FetchError(url, "file not found", kind="file") from None
     except OSError as exc:
-        raise FetchError(url, f"cannot read file ({exc.strerror})") from None
+        raise FetchError(url, f"cannot read file ({exc.strerror})", kind="file") from None

@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 
 SEED_SUFFIXES = {".txt", ".md", ".html", ".htm"}
 HTML_TYPES = {"text/html", "application/xhtml+xml", ""}
+MAX_ANALYSED_CHARS = 1_000_000
 
 
 # -- analysis ------------------------------------------------------------------------------
@@ -119,7 +120,9 @@ def analysed_document(analyser: Analyser, doc: dict[str, Any]) -> dict[str, Any]
     when = parse_date(doc.get("published")) or (
         parse_date(doc.get("fetched")) if doc.get("origin") == "feed" else None
     )
-    detection, topic = analyser.analyse(doc["text"], when)
+    # A pathological page must not hold a run: analysis reads at most the first million
+    # characters (offsets stay valid: they point into the stored text's prefix).
+    detection, topic = analyser.analyse(doc["text"][:MAX_ANALYSED_CHARS], when)
     version = analyser.gazetteer.version
     flags = corpus.flag_rows(detection, analyser.tracked, version)
     doc = {
@@ -214,10 +217,11 @@ def poll_feed(
                 max_bytes=config.fetch.max_feed_bytes,
                 total_timeout=config.fetch.timeout * 3,
                 allow_private=config.allow_private_addresses,
+                allow_files=True,  # a configured feed may be a local file; its links may not
             )
             parsed = parse_feed(fetched.content, fetched.url, fetched.headers.get("content-type"))
         except FetchError as exc:
-            status = f"http {exc.status}" if exc.status else "unreachable"
+            status = {"http": f"http {exc.status}", "file": "file error"}.get(exc.kind, exc.kind)
             return FeedPoll(
                 feed.url, feed.name, False, status, exc.status, exc.reason, feed_id=feed_id
             )

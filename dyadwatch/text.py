@@ -129,8 +129,9 @@ _SENTENCE_STARTERS = frozenset(
         "Still",
     ]
 )
-_BOUNDARY = re.compile(r"[.!?…؟。]+[\"')\]]*\s+")
-_LAST_WORD = re.compile(r"(\S+)$")
+# Possessive quantifiers and the look-behind (only the first mark of a run may start a
+# match) keep this linear: "......" or "a. a. a. …" cannot make the engine backtrack.
+_BOUNDARY = re.compile(r"(?<![.!?…؟。])[.!?…؟。]++[\"')\]]*+\s+")
 
 
 def sentences(text: str) -> list[tuple[int, int]]:
@@ -153,11 +154,12 @@ def sentences(text: str) -> list[tuple[int, int]]:
             end = m.end()
             if end >= len(line):
                 break
-            before = line[start : m.start() + 1]
-            word = _LAST_WORD.search(before)
-            token = word.group(1) if word else ""
+            # The word before the mark and the word after the space, found without copying
+            # the rest of the line (which would make long lines quadratic).
+            token = line[max(line.rfind(" ", start, m.start()) + 1, start) : m.start() + 1]
             bare = token.rstrip(".").lstrip("\"'([").lower()
-            nxt = line[end:].split(" ", 1)[0]
+            space = line.find(" ", end)
+            nxt = line[end : space if space != -1 else len(line)]
             if line[m.start()] == ".":
                 if bare in ABBREVIATIONS or (len(bare) == 1 and bare.isalpha()):
                     continue

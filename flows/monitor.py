@@ -122,7 +122,7 @@ def _publish_artifacts(summary: dict[str, Any], flags: list[dict[str, Any]]) -> 
         "| feeds polled | failed | documents stored | new flags | alerts sent | alerts pending |",
         "|---|---|---|---|---|---|",
         f"| {summary['feeds_polled']} | {summary['feeds_failed']} | {summary['documents_new']} | "
-        f"{summary['flags_new']} | {summary['alerts_sent']} | {summary['alerts_failed']} |",
+        f"{summary['flags_new']} | {summary['alerts_sent']} | {summary['alerts_pending']} |",
     ]
     for failure in summary["feed_errors"][:20]:
         lines.append(f"- feed failed: {failure}")
@@ -168,6 +168,7 @@ def _cycle(config: Config, logger: Any) -> tuple[dict[str, Any], list[dict[str, 
         "alerts_created": stored["alerts_created"],
         "alerts_sent": delivered["sent"],
         "alerts_failed": delivered["failed"],
+        "alerts_pending": delivered["pending"],
         "new_flags": [
             {k: f.get(k) for k in ("pair", "title", "url", "sentence", "aliases")}
             for f in stored["flags"]

@@ -131,6 +131,7 @@ TABLES: dict[str, dict[str, Any]] = {
             "created": str,
             "next_attempt": str,
             "sent_at": str,
+            "claimed_at": str,
         },
         "pk": "id",
         "not_null": {"document_id", "pair", "channel", "status"},
@@ -155,6 +156,7 @@ TABLES: dict[str, dict[str, Any]] = {
             "alerts_created": int,
             "alerts_sent": int,
             "alerts_failed": int,
+            "alerts_pending": int,
             "duration_s": float,
             "error": str,
         },
@@ -465,6 +467,12 @@ def flag_rows(
             "tracked": int(pair in tracked),
             "sentence_count": len(evidence),
             "rules_version": rules_version,
+            # Every column is written, so an edited document keeps no stale evidence.
+            "sentence": None,
+            "sentence_start": None,
+            "sentence_end": None,
+            "aliases": None,
+            "evidence": None,
         }
         if evidence:
             first = evidence[0]
@@ -512,13 +520,47 @@ def pending_alerts(db: sqlite_utils.Database, channels: Iterable[str]) -> list[d
             join documents on documents.id = alerts.document_id
             left join feeds on feeds.id = documents.feed_id
             left join pair_flags on pair_flags.id = alerts.flag_id
-            where alerts.status = 'pending' and alerts.channel in ({marks})
-              and (alerts.next_attempt is null or alerts.next_attempt <= ?)
+            where alerts.channel in ({marks})
+              and ((alerts.status = 'pending'
+                    and (alerts.next_attempt is null or alerts.next_attempt <= ?))
+                   -- a delivery claimed by a run that died before recording it
+                   or (alerts.status = 'sending' and alerts.claimed_at <= ?))
             order by alerts.id
             """,
-            [*channels, now()],
+            [*channels, now(), _ago(STALE_CLAIM_S)],
         )
     )
+
+
+STALE_CLAIM_S = 600
+
+
+def _ago(seconds: float) -> str:
+    then = datetime.now(UTC).timestamp() - seconds
+    return datetime.fromtimestamp(then, UTC).isoformat(timespec="seconds")
+
+
+def claim_alert(db: sqlite_utils.Database, alert_id: int) -> bool:
+    """Mark an alert as being sent, unless another run got to it first."""
+    cursor = db.execute(
+        "update alerts set status = 'sending', claimed_at = ? where id = ? and "
+        "(status = 'pending' or (status = 'sending' and claimed_at <= ?))",
+        [now(), alert_id, _ago(STALE_CLAIM_S)],
+    )
+    return cursor.rowcount == 1
+
+
+def count_pending(db: sqlite_utils.Database, channels: Iterable[str]) -> int:
+    """Alerts not yet delivered on the configured channels."""
+    channels = list(channels)
+    if not channels:
+        return 0
+    marks = ",".join("?" for _ in channels)
+    sql = (
+        "select count(*) as n from alerts where status in ('pending', 'sending') "
+        f"and channel in ({marks})"
+    )
+    return int(next(db.query(sql, channels))["n"])
 
 
 def record_delivery(

@@ -72,6 +72,18 @@ def test_defaults(write_config) -> None:
         ("topic: {threshold: 2}\n", "topic.threshold: expected a number from 0 to 1"),
         ("feeds: [\n  - url: x\n bad", "line "),
         ("- just\n- a list\n", "expected a mapping"),
+        ("feeds: [{url: 'http://[oops/feed'}]\n", "feeds[0].url: malformed URL"),
+        ("feeds: [{url: 'http://x.org:99999/'}]\n", "feeds[0].url: malformed URL"),
+        ("fetch: {max_feed_bytes: .inf}\n", "fetch.max_feed_bytes: expected a positive number"),
+        ("fetch: {timeout: .inf}\n", "fetch.timeout: expected a positive number"),
+        ("fetch: {1: 2}\n", "fetch: unexpected key 1"),
+        ("1: x\ndatabase: y.db\n", "(top level): unexpected key 1"),
+        ("feeds: [{url: 'https://x.org/', 2: y}]\n", "feeds[0]: unexpected key 2"),
+        ("network: {1: true}\n", "network: unexpected key 1"),
+        (
+            "alerts: [{apprise: 'tgarm://123456:SECRETTOKEN/1'}]\n",
+            "is not a URL Apprise understands",
+        ),
     ],
 )
 def test_invalid_configs_name_the_key(write_config, text: str, expected: str) -> None:
@@ -81,6 +93,7 @@ def test_invalid_configs_name_the_key(write_config, text: str, expected: str) ->
     message = str(info.value)
     assert str(path) in message
     assert expected in message
+    assert "SECRETTOKEN" not in message
 
 
 def test_missing_file_is_named(tmp_path: Path) -> None:
@@ -89,7 +102,7 @@ def test_missing_file_is_named(tmp_path: Path) -> None:
 
 
 def test_secrets_come_from_environment_and_are_redacted(write_config, monkeypatch) -> None:
-    monkeypatch.setenv("DW_TOKEN", "s3cr3t")
+    monkeypatch.setenv("DW_TOKEN", "123456:s3cr3t")
     config = load_config(write_config("alerts: [{apprise: 'tgram://${DW_TOKEN}/12345'}]\n"))
-    assert config.alerts == ["tgram://s3cr3t/12345"]
+    assert config.alerts == ["tgram://123456:s3cr3t/12345"]
     assert "s3cr3t" not in redact_url(config.alerts[0])

@@ -47,7 +47,8 @@ def corpus(tmp_path_factory) -> Path:
         records = pipeline.fetch_and_analyse(
             [e for e, _ in entries], [f for _, f in entries], config
         )
-        pipeline.store_records(db, records, [])
+        # One channel that nothing delivers to, so the outbox has rows to show.
+        pipeline.store_records(db, records, [("c0ffee", "json://127.0.0.1/…")])
         db.close()
     return path
 
@@ -114,13 +115,27 @@ def test_search_covers_seeds_and_feed_documents(corpus) -> None:
 def test_feed_health_and_outbox(corpus) -> None:
     [feed] = rows(corpus, "feed_health")
     assert feed["last_status"] == "ok" and feed["documents"] == 14
-    assert rows(corpus, "alert_outbox") == []
+    outbox = rows(corpus, "alert_outbox")
+    assert outbox and {o["status"] for o in outbox} == {"pending"}
+    assert {o["channel_label"] for o in outbox} == {"json://127.0.0.1/…"}
+    assert {o["pair"] for o in outbox} <= {"ISR-RUS", "ISR-UKR", "RUS-UKR", "IRN-RUS", "IRN-ISR"}
 
 
-def test_writes_are_refused(corpus) -> None:
-    response = get(corpus, "/corpus.json?sql=delete+from+documents")
-    assert response.status_code == 400
-    assert get(corpus, "/corpus/documents.json?_shape=array&_size=1").status_code == 200
+def test_served_read_only(corpus) -> None:
+    [database] = get(corpus, "/-/databases.json").json()
+    assert database["is_mutable"] is False  # immutable: no write connection at all
+    queries = yaml.safe_load((PROJECT / "dyadwatch" / "metadata.yml").read_text())["databases"][
+        "corpus"
+    ]["queries"]
+    assert not any(q.get("write") for q in queries.values())
+    assert get(corpus, "/corpus.json?sql=delete+from+documents").status_code == 400
+    live = asyncio.run(_databases(datasette_app(corpus, live=True)))
+    assert live[0]["is_mutable"] is True  # --live follows writes, through read-only connections
+
+
+async def _databases(ds) -> list[dict]:
+    await ds.invoke_startup()
+    return (await ds.client.get("/-/databases.json")).json()
 
 
 def test_metadata_follows_the_file_name(tmp_path) -> None:

@@ -30,7 +30,7 @@ def test_ok_and_user_agent(loopback, client) -> None:
 
 def test_private_addresses_refused_by_default(loopback, client) -> None:
     loopback.routes["/x"] = (200, {}, b"secret")
-    with pytest.raises(FetchError, match="private address 127.0.0.1"):
+    with pytest.raises(FetchError, match="non-public address 127.0.0.1"):
         fetch(client, f"{loopback.base}/x", max_bytes=100)
     assert loopback.hits == []
 
@@ -79,10 +79,60 @@ def test_unreachable_and_timeout(loopback, client) -> None:
     assert time.monotonic() - started < 3
 
 
-def test_local_file(tmp_path) -> None:
+def test_local_files_only_when_allowed(tmp_path) -> None:
     path = tmp_path / "feed.xml"
     path.write_bytes(b"<rss/>")
     with make_client() as client:
-        assert fetch(client, str(path), max_bytes=100).content == b"<rss/>"
+        assert fetch(client, str(path), max_bytes=100, allow_files=True).content == b"<rss/>"
         with pytest.raises(FetchError, match="file not found"):
-            fetch(client, str(tmp_path / "missing.xml"), max_bytes=100)
+            fetch(client, str(tmp_path / "missing.xml"), max_bytes=100, allow_files=True)
+        # A link inside a feed is never read from the disk, whatever its form.
+        for link in (str(path), f"file://{path}", "file://../../etc/passwd", "ftp://x.example/a"):
+            with pytest.raises(FetchError, match="not an http"):
+                fetch(client, link, max_bytes=100)
+
+
+@pytest.mark.parametrize(
+    ("address", "public"),
+    [
+        ("93.184.216.34", True),
+        ("127.0.0.1", False),
+        ("10.1.2.3", False),
+        ("100.100.100.200", False),  # carrier-grade NAT; a cloud metadata address lives here
+        ("169.254.169.254", False),
+        ("::1", False),
+        ("::ffff:127.0.0.1", False),
+        ("2002:7f00:1::", False),  # 6to4 around 127.0.0.1
+        ("fec0::1", False),
+        ("2606:4700::1111", True),
+    ],
+)
+def test_public_addresses(address: str, public: bool) -> None:
+    import ipaddress
+
+    from dyadwatch.fetch import is_public
+
+    assert is_public(ipaddress.ip_address(address)) is public
+
+
+def test_connection_goes_to_the_checked_address(loopback, monkeypatch) -> None:
+    """DNS rebinding: the host resolves to a public address when checked and to loopback
+    afterwards; the request must go to the checked address, never to loopback."""
+    import socket
+
+    real = socket.getaddrinfo
+    answers = iter(["1.2.3.4"] + ["127.0.0.1"] * 10)
+
+    def fake(host, *args, **kwargs):
+        if host == "rebind.example":
+            ip = next(answers)
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (ip, 0))]
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", fake)
+    loopback.routes["/secret"] = (200, {}, b"internal-only")
+    with make_client(timeout=1.0) as client, pytest.raises(FetchError):
+        fetch(
+            client, f"http://rebind.example:{loopback.port}/secret", max_bytes=100, total_timeout=2
+        )
+    assert loopback.hits == []

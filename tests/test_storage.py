@@ -9,6 +9,7 @@ import pytest
 
 from storage.corpus import (
     TABLES,
+    claim_alert,
     content_hash,
     ensure_schema,
     open_corpus,
@@ -151,6 +152,30 @@ def test_edited_document_replaces_its_flags(db) -> None:
     assert [r["pair"] for r in db.query("select pair from pair_flags")] == ["IRN-RUS"]
 
 
+def test_a_pair_that_leaves_the_sentence_keeps_no_stale_evidence(db) -> None:
+    from dyadwatch.actors import load_gazetteer
+    from storage.corpus import flag_rows
+
+    gazetteer = load_gazetteer()
+
+    def flags_for(text: str) -> list[dict]:
+        return flag_rows(gazetteer.detect(text), {("ISR", "RUS")}, "v")
+
+    store_document(
+        db, doc("seed:x.txt", "Russia and Israel met."), [], flags_for("Russia and Israel met.")
+    )
+    edited = "Russia met nobody.\nIsrael waited."
+    store_document(db, doc("seed:x.txt", edited), [], flags_for(edited))
+    [row] = db.query("select * from pair_flags")
+    assert row["level"] == "document"
+    assert (row["sentence"], row["sentence_start"], row["aliases"], row["evidence"]) == (
+        None,
+        None,
+        None,
+        None,
+    )
+
+
 def test_delivery_bookkeeping(db) -> None:
     store_document(
         db,
@@ -162,6 +187,8 @@ def test_delivery_bookkeeping(db) -> None:
     )
     [pending] = pending_alerts(db, ["c1"])
     assert pending["sentence"] == "Russia and Israel met."
+    assert claim_alert(db, pending["id"]) and not claim_alert(db, pending["id"])  # one sender only
+    assert pending_alerts(db, ["c1"]) == []
     record_delivery(db, pending["id"], False, "connection refused")
     row = db.table("alerts").get(pending["id"])
     assert (row["status"], row["attempts"], row["last_error"]) == (
