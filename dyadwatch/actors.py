@@ -17,6 +17,7 @@ their terms of office, and forms in other languages. Detection is:
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import itertools
 import re
@@ -30,10 +31,10 @@ from typing import Any
 import ahocorasick_rs
 import yaml
 
-from dyadwatch.text import sentences
+from dyadwatch.text import line_sentences, sentences
 
 # How far on either side of a mention a guard ("University of Washington") may reach.
-GUARD_REACH = 80
+GUARD_REACH = 50
 
 
 class GazetteerError(ValueError):
@@ -118,7 +119,6 @@ class Detection:
     actors: list[str]
     pairs: dict[tuple[str, str], list[PairEvidence]]
     document_pairs: list[tuple[str, str]]
-    sentence_count: int = 0
     dropped: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -422,41 +422,73 @@ class Gazetteer:
         return mentions, dropped
 
     def detect(self, text: str, when: date | None = None, window: int = 1) -> Detection:
-        """Mentions, actors, sentence-level pairs with evidence, and document-level pairs."""
-        mentions, dropped = self.find_mentions(text, when)
-        spans = sentences(text)
-        by_sentence: list[list[Mention]] = [[] for _ in spans]
-        starts = [s for s, _ in spans]
-        import bisect
+        """Mentions, actors, sentence-level pairs with evidence, and document-level pairs.
 
-        for m in mentions:
-            i = bisect.bisect_right(starts, m.start) - 1
-            if i >= 0 and m.start < spans[i][1]:
-                by_sentence[i].append(m)
-        pairs: dict[tuple[str, str], list[PairEvidence]] = {}
-        for i in range(len(spans)):
-            group = [m for j in range(i, min(i + window, len(spans))) for m in by_sentence[j]]
-            if window > 1 and not by_sentence[i]:
-                continue
-            actors = sorted({m.actor for m in group})
-            if len(actors) < 2:
-                continue
-            start, end = spans[i][0], spans[min(i + window, len(spans)) - 1][1]
-            for a, b in itertools.combinations(actors, 2):
-                evidence = pairs.setdefault((a, b), [])
-                if evidence and evidence[-1].start == start:
-                    continue
-                fired = [m for m in group if m.actor in (a, b)]
-                evidence.append(PairEvidence(text[start:end], start, end, fired))
+        Sentences are only split where they can hold a pair: in the lines (paragraphs,
+        headlines, captions) that mention two actors or more.
+        """
+        mentions, dropped = self.find_mentions(text, when)
         actors = sorted({m.actor for m in mentions})
+        pairs: dict[tuple[str, str], list[PairEvidence]] = {}
+        if len(actors) >= 2:
+            if window == 1:
+                spans, groups = self._sentence_groups(text, mentions)
+            else:
+                spans = sentences(text)
+                groups = self._assign(spans, mentions)
+            for i in range(len(spans)):
+                group = [m for j in range(i, min(i + window, len(spans))) for m in groups[j]]
+                if window > 1 and not groups[i]:
+                    continue
+                present = sorted({m.actor for m in group})
+                if len(present) < 2:
+                    continue
+                start, end = spans[i][0], spans[min(i + window, len(spans)) - 1][1]
+                for a, b in itertools.combinations(present, 2):
+                    evidence = pairs.setdefault((a, b), [])
+                    if evidence and evidence[-1].start == start:
+                        continue
+                    fired = [m for m in group if m.actor in (a, b)]
+                    evidence.append(PairEvidence(text[start:end], start, end, fired))
         return Detection(
             mentions=mentions,
             actors=actors,
             pairs=dict(sorted(pairs.items())),
             document_pairs=list(itertools.combinations(actors, 2)),
-            sentence_count=len(spans),
             dropped=dropped,
         )
+
+    @staticmethod
+    def _assign(spans: list[tuple[int, int]], mentions: list[Mention]) -> list[list[Mention]]:
+        """Mentions grouped by the sentence that holds them."""
+        starts = [s for s, _ in spans]
+        groups: list[list[Mention]] = [[] for _ in spans]
+        for m in mentions:
+            i = bisect.bisect_right(starts, m.start) - 1
+            if i >= 0 and m.start < spans[i][1]:
+                groups[i].append(m)
+        return groups
+
+    @classmethod
+    def _sentence_groups(
+        cls, text: str, mentions: list[Mention]
+    ) -> tuple[list[tuple[int, int]], list[list[Mention]]]:
+        """Sentences of the lines holding two actors or more, with their mentions."""
+        by_line: dict[int, list[Mention]] = {}
+        for m in mentions:
+            by_line.setdefault(text.rfind("\n", 0, m.start) + 1, []).append(m)
+        spans: list[tuple[int, int]] = []
+        groups: list[list[Mention]] = []
+        for line_start, found in by_line.items():
+            if len({m.actor for m in found}) < 2:
+                continue
+            line_end = text.find("\n", line_start)
+            line_spans = line_sentences(
+                text[line_start : line_end if line_end != -1 else len(text)], line_start
+            )
+            spans.extend(line_spans)
+            groups.extend(cls._assign(line_spans, found))
+        return spans, groups
 
 
 @lru_cache(maxsize=4)

@@ -275,6 +275,58 @@ def detect(files: tuple[str, ...], as_json: bool, window: int, when: str | None)
 
 @main.command()
 @click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path(DEFAULT_CONFIG),
+    show_default=True,
+    help="YAML configuration file.",
+)
+@click.option("--dry-run", is_flag=True, help="Only report what would change.")
+@click.option(
+    "--alerts", "with_alerts", is_flag=True, help="Create and send alerts for flags that appear."
+)
+def rescore(config_path: Path, dry_run: bool, with_alerts: bool) -> None:
+    """Re-apply the current gazetteer and rules to the stored corpus; report flags that change."""
+    from dyadwatch.rescore import rescore as run_rescore
+    from storage.corpus import CorpusError, open_corpus
+
+    try:
+        config = load_config(config_path)
+        db = open_corpus(config.database)
+    except (ConfigError, CorpusError) as exc:
+        _fail(str(exc))
+    with db:
+        result = run_rescore(db, config, apply=not dry_run, alerts=with_alerts)
+        sent = 0
+        if with_alerts and not dry_run and result.alerts_created:
+            from dyadwatch.alerts import deliver_pending
+
+            sent = deliver_pending(db, config.alerts)["sent"]
+    verb = "would change" if dry_run else "changed"
+    click.echo(
+        f"rules version {result.rules_version}: {result.documents} documents, "
+        f"{result.changed_documents} {verb}"
+    )
+    for title, changes, mark in (
+        ("appear", result.appeared, "+"),
+        ("disappear", result.disappeared, "-"),
+    ):
+        click.echo(f"flags that {'would ' if dry_run else ''}{title}: {len(changes)}")
+        for change in changes[:50]:
+            sentence = " ".join((change.sentence or "").split())[:140]
+            click.echo(
+                f"  {mark} {change.pair} ({change.level}) in #{change.document_id} "
+                f"{change.title or ''}" + (f"\n      “{sentence}”" if sentence else "")
+            )
+        if len(changes) > 50:
+            click.echo(f"  … and {len(changes) - 50} more")
+    if with_alerts:
+        click.echo(f"alerts created: {result.alerts_created}, sent: {sent}")
+
+
+@main.command()
+@click.option(
     "--database",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,

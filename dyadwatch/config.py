@@ -65,7 +65,7 @@ class Config:
     alerts: list[str] = field(default_factory=list)
     allow_private_addresses: bool = False
     seeds: Path | None = None
-    topic_threshold: float = 0.45
+    topic_threshold: float = 0.35
     fetch: FetchConfig = field(default_factory=FetchConfig)
 
 
@@ -258,7 +258,7 @@ def parse_config(data: Any, path: Path | None = None, base: Path | None = None) 
     topic = data.get("topic", {}) or {}
     if not isinstance(topic, dict) or set(topic) - {"threshold"}:
         raise ConfigError(f"{_where(path, 'topic')}: expected a mapping with 'threshold'")
-    threshold = topic.get("threshold", 0.45)
+    threshold = topic.get("threshold", 0.35)
     if (
         isinstance(threshold, bool)
         or not isinstance(threshold, int | float)

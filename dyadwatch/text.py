@@ -145,33 +145,39 @@ def sentences(text: str) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
     pos = 0
     for line in text.split("\n"):
-        line_start = pos
+        spans.extend(line_sentences(line, pos))
         pos += len(line) + 1
-        if not line.strip():
-            continue
-        start = 0
-        for m in _BOUNDARY.finditer(line):
-            end = m.end()
-            if end >= len(line):
-                break
-            # The word before the mark and the word after the space, found without copying
-            # the rest of the line (which would make long lines quadratic).
-            token = line[max(line.rfind(" ", start, m.start()) + 1, start) : m.start() + 1]
-            bare = token.rstrip(".").lstrip("\"'([").lower()
-            space = line.find(" ", end)
-            nxt = line[end : space if space != -1 else len(line)]
-            if line[m.start()] == ".":
-                if bare in ABBREVIATIONS or (len(bare) == 1 and bare.isalpha()):
-                    continue
-                if bare in ("no", "nos") and nxt[:1].isdigit():  # "No. 10 Downing Street"
-                    continue
-                if _INITIALISM.search(token) and nxt.strip("\"'(") not in _SENTENCE_STARTERS:
-                    continue
-            if nxt[:1].islower():
+    return spans
+
+
+def line_sentences(line: str, offset: int = 0) -> list[tuple[int, int]]:
+    """The sentences of one line (no newline inside), as offsets shifted by ``offset``."""
+    spans: list[tuple[int, int]] = []
+    if not line.strip():
+        return spans
+    start = 0
+    for m in _BOUNDARY.finditer(line):
+        end = m.end()
+        if end >= len(line):
+            break
+        # The word before the mark and the word after the space, found without copying
+        # the rest of the line (which would make long lines quadratic).
+        token = line[max(line.rfind(" ", start, m.start()) + 1, start) : m.start() + 1]
+        bare = token.rstrip(".").lstrip("\"'([").lower()
+        space = line.find(" ", end)
+        nxt = line[end : space if space != -1 else len(line)]
+        if line[m.start()] == ".":
+            if bare in ABBREVIATIONS or (len(bare) == 1 and bare.isalpha()):
                 continue
-            _add(spans, line, line_start, start, end)
-            start = end
-        _add(spans, line, line_start, start, len(line))
+            if bare in ("no", "nos") and nxt[:1].isdigit():  # "No. 10 Downing Street"
+                continue
+            if _INITIALISM.search(token) and nxt.strip("\"'(") not in _SENTENCE_STARTERS:
+                continue
+        if nxt[:1].islower():
+            continue
+        _add(spans, line, offset, start, end)
+        start = end
+    _add(spans, line, offset, start, len(line))
     return spans
 
 

@@ -21,10 +21,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from dyadwatch.actors import Detection, Gazetteer
+import ahocorasick_rs
+
+from dyadwatch.actors import Detection, Gazetteer, _is_word
 
 WEIGHTS = {"pairs": 0.35, "relations": 0.35, "seeds": 0.30, "offtopic": -0.35}
-_WORD = re.compile(r"\w+")
+_LONG_WORD = re.compile(r"[^\W\d_]{4,}")
 _STOPWORDS = frozenset(
     [
         "that",
@@ -106,12 +108,10 @@ _STOPWORDS = frozenset(
 )
 
 
-def content_words(text: str) -> Counter[str]:
-    """Lower-cased words of four or more letters, stop words removed."""
+def content_words(text: str, exclude: frozenset[str] = frozenset()) -> Counter[str]:
+    """Lower-cased words of four or more letters, stop words and ``exclude`` removed."""
     return Counter(
-        w
-        for w in _WORD.findall(text.lower())
-        if len(w) >= 4 and not w.isdigit() and w not in _STOPWORDS
+        w for w in _LONG_WORD.findall(text.lower()) if w not in _STOPWORDS and w not in exclude
     )
 
 
@@ -124,17 +124,36 @@ def _cosine(a: Counter[str], b: Counter[str]) -> float:
     return dot / (na * nb)
 
 
-def _lexicon_pattern(terms: Iterable[str]) -> re.Pattern[str] | None:
-    parts = []
-    for term in terms:
-        stem = term.endswith("*")
-        base = re.escape(term[:-1] if stem else term).replace(r"\ ", r"\s+")
-        parts.append(base + (r"\w*" if stem else ""))
-    if not parts:
-        return None
-    return re.compile(
-        r"(?<!\w)(?:" + "|".join(sorted(parts, key=len, reverse=True)) + r")(?!\w)", re.I
-    )
+class Lexicon:
+    """Counts occurrences of lower-case terms (a trailing ``*`` is a stem) in one pass."""
+
+    def __init__(self, terms: Iterable[str]) -> None:
+        self.stems: list[bool] = []
+        patterns: list[str] = []
+        seen: dict[str, int] = {}
+        for term in terms:
+            stem = term.endswith("*")
+            base = (term[:-1] if stem else term).lower()
+            if base in seen:
+                self.stems[seen[base]] |= stem
+                continue
+            seen[base] = len(patterns)
+            patterns.append(base)
+            self.stems.append(stem)
+        self.automaton = ahocorasick_rs.AhoCorasick(patterns) if patterns else None
+
+    def count(self, lowered: str) -> int:
+        """Occurrences in an already lower-cased text, on word boundaries."""
+        if self.automaton is None:
+            return 0
+        n = len(lowered)
+        hits = 0
+        for index, start, end in self.automaton.find_matches_as_indexes(lowered, overlapping=True):
+            if start and _is_word(lowered[start - 1]):
+                continue
+            if self.stems[index] or end == n or not _is_word(lowered[end]):
+                hits += 1
+        return hits
 
 
 @dataclass
@@ -142,32 +161,40 @@ class TopicModel:
     """The seed profile and lexicon a document is scored against."""
 
     seed_profile: Counter[str]
-    relations: re.Pattern[str] | None
-    offtopic: re.Pattern[str] | None
-    threshold: float = 0.45
+    relations: Lexicon
+    offtopic: Lexicon
+    threshold: float = 0.35
+    # Actor names are left out of the similarity: the pairs signal already counts them, and
+    # a football report naming Israel and Ukraine is not thereby like the seeds.
+    actor_words: frozenset[str] = frozenset()
 
     @classmethod
     def build(
-        cls, gazetteer: Gazetteer, seed_texts: Iterable[str], threshold: float = 0.45
+        cls, gazetteer: Gazetteer, seed_texts: Iterable[str], threshold: float = 0.35
     ) -> TopicModel:
+        actor_words = frozenset(
+            w for a in gazetteer.aliases for w in _LONG_WORD.findall(a.base.lower())
+        )
         profile: Counter[str] = Counter()
         for text in seed_texts:
-            profile.update(content_words(text))
+            profile.update(content_words(text, actor_words))
         lex = gazetteer.topic
         return cls(
             seed_profile=profile,
-            relations=_lexicon_pattern(lex.get("relation_terms") or []),
-            offtopic=_lexicon_pattern(lex.get("offtopic_terms") or []),
+            relations=Lexicon(lex.get("relation_terms") or []),
+            offtopic=Lexicon(lex.get("offtopic_terms") or []),
             threshold=threshold,
+            actor_words=actor_words,
         )
 
     def score(self, text: str, detection: Detection) -> dict[str, Any]:
         """Score ``text``; return the score, the decision and the signals behind them."""
-        words = max(1, len(_WORD.findall(text)))
+        words = max(1, len(text.split()))
         pair_sentences = len({e.start for evs in detection.pairs.values() for e in evs})
-        rel_hits = len(self.relations.findall(text)) if self.relations else 0
-        off_hits = len(self.offtopic.findall(text)) if self.offtopic else 0
-        similarity = _cosine(content_words(text), self.seed_profile)
+        lowered = text.replace("İ", "I").lower()
+        rel_hits = self.relations.count(lowered)
+        off_hits = self.offtopic.count(lowered)
+        similarity = _cosine(content_words(lowered, self.actor_words), self.seed_profile)
         signals = {
             "pairs": min(1.0, pair_sentences / 3),
             "relations": min(1.0, rel_hits * 100 / words / 3.0),
