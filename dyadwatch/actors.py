@@ -128,21 +128,37 @@ class AmbiguityRule:
 
     alias: str
     actor: str
-    against: re.Pattern[str] | None
-    support: re.Pattern[str] | None
+    against: Cues | None
+    support: Cues | None
 
 
-def _cue_pattern(cues: list[str]) -> re.Pattern[str] | None:
+@dataclass(frozen=True)
+class Cues:
+    """Words whose presence in a document shows one sense of an ambiguous alias."""
+
+    pattern: re.Pattern[str]
+    cased: tuple[str, ...]
+    folded: tuple[str, ...]
+
+    def found(self, text: str, lowered: str) -> bool:
+        # Plain substring tests first (fast); the boundary-checking pattern only on a hit.
+        if not any(c in text for c in self.cased) and not any(c in lowered for c in self.folded):
+            return False
+        return self.pattern.search(text) is not None
+
+
+def _cues(cues: list[str]) -> Cues | None:
     if not cues:
         return None
-    cased = [re.escape(c) for c in cues if c != c.lower()]
-    lower = [re.escape(c) for c in cues if c == c.lower()]
+    cased = [c for c in cues if c != c.lower()]
+    lower = [c for c in cues if c == c.lower()]
     parts = []
     if cased:
-        parts.append("(?:" + "|".join(sorted(cased, key=len, reverse=True)) + ")")
+        parts.append("(?:" + "|".join(sorted(map(re.escape, cased), key=len, reverse=True)) + ")")
     if lower:
-        parts.append("(?i:" + "|".join(sorted(lower, key=len, reverse=True)) + ")")
-    return re.compile(r"(?<!\w)(?:" + "|".join(parts) + r")(?!\w)")
+        parts.append("(?i:" + "|".join(sorted(map(re.escape, lower), key=len, reverse=True)) + ")")
+    pattern = re.compile(r"(?<!\w)(?:" + "|".join(parts) + r")(?!\w)")
+    return Cues(pattern, tuple(cased), tuple(lower))
 
 
 def _spells(word: str, alias: Alias) -> bool:
@@ -253,8 +269,8 @@ class Gazetteer:
             out[alias] = AmbiguityRule(
                 alias=alias,
                 actor=rule["actor"],
-                against=_cue_pattern(rule.get("against") or []),
-                support=_cue_pattern(rule.get("support") or []),
+                against=_cues(rule.get("against") or []),
+                support=_cues(rule.get("support") or []),
             )
         return out
 
@@ -317,7 +333,7 @@ class Gazetteer:
     def _guard_index(self) -> None:
         """Which guards can cover which alias: a guard is tried only around mentions whose
         alias its pattern spells out (a guard naming no alias is tried around every one)."""
-        self._guards_for: dict[str, re.Pattern[str] | None] = {}
+        self._guards_for: dict[str, list[tuple[re.Pattern[str], frozenset[str] | None]]] = {}
         self._guards_any: re.Pattern[str] | None = None
         if not self._guard_patterns:
             return
@@ -334,14 +350,23 @@ class Gazetteer:
         for alias in self.aliases:
             if alias.text in self._guards_for:
                 continue
-            hits = [
-                p
-                for p, w in zip(self._guard_patterns, words, strict=True)
-                if any(_spells(x, alias) for x in w)
-            ]
-            self._guards_for[alias.text] = (
-                re.compile("|".join(f"(?:{p})" for p in hits)) if hits else None
-            )
+            guards = []
+            for p, w in zip(self._guard_patterns, words, strict=True):
+                if not any(_spells(x, alias) for x in w):
+                    continue
+                others = frozenset(x for x in w if not _spells(x, alias))
+                # A guard is skipped when none of its other words is near the mention,
+                # unless it could match without them: no other words, a look-around or a
+                # case-insensitive part, or a match on the bare alias.
+                always = (
+                    not others
+                    or "(?!" in p
+                    or "(?<!" in p
+                    or "(?i" in p
+                    or re.search(p, f" {alias.base} ") is not None
+                )
+                guards.append((re.compile(p), None if always else others))
+            self._guards_for[alias.text] = guards
 
     # -- matching ------------------------------------------------------------------------
     @staticmethod
@@ -369,8 +394,12 @@ class Gazetteer:
     def _guarded(self, alias: Alias, start: int, end: int, text: str) -> bool:
         """Whether a guard (an outlet's or a person's name, …) covers this mention."""
         lo, hi = max(0, start - GUARD_REACH), min(len(text), end + GUARD_REACH)
-        for pattern in (self._guards_for.get(alias.text), self._guards_any):
-            if pattern is None:
+        window = text[lo:hi]
+        guards = self._guards_for.get(alias.text, [])
+        if self._guards_any is not None:
+            guards = [*guards, (self._guards_any, None)]
+        for pattern, others in guards:
+            if others is not None and not any(w in window for w in others):
                 continue
             for g in pattern.finditer(text, lo, hi):
                 if g.start() < end and start < g.end():
@@ -382,10 +411,11 @@ class Gazetteer:
     ) -> tuple[list[Mention], list[dict]]:
         """All actor mentions in ``text``, with the matches that were dropped and why."""
         raw = self._hits(*self._cased, text, text)
+        # "İ" is the one character whose lower case is two characters long; as "I" it
+        # keeps the lower-cased copy aligned with the text, offset for offset.
+        lowered = text.replace("İ", "I").lower()
         if self._folded[0] is not None:
-            # "İ" is the one character whose lower case is two characters long; as "I" it
-            # keeps the lower-cased copy aligned with the text, offset for offset.
-            raw += self._hits(*self._folded, text, text.replace("İ", "I").lower())
+            raw += self._hits(*self._folded, text, lowered)
         # Where matches overlap, the longest wins ("Israel Defense Forces" over "Israel").
         raw.sort(key=lambda r: (r[0], -(r[1] - r[0])))
         chosen: list[tuple[int, int, Alias]] = []
@@ -412,8 +442,8 @@ class Gazetteer:
             rule = self.ambiguous.get(alias.text)
             if rule is not None and rule.actor == alias.actor:
                 if alias.text not in ambiguous_ok:
-                    other = bool(rule.against and rule.against.search(text))
-                    this = bool(rule.support and rule.support.search(text))
+                    other = bool(rule.against and rule.against.found(text, lowered))
+                    this = bool(rule.support and rule.support.found(text, lowered))
                     ambiguous_ok[alias.text] = this or not other
                 if not ambiguous_ok[alias.text]:
                     dropped.append({"text": surface, "start": start, "reason": "other sense"})
