@@ -20,6 +20,15 @@ from dyadwatch.config import ConfigError, load_config
 
 DEFAULT_CONFIG = "dyadwatch.yaml"
 
+config_option = click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path(DEFAULT_CONFIG),
+    show_default=True,
+    help="YAML configuration file.",
+)
+
 
 def project_seeds() -> Path | None:
     """The seeds folder: ``$DYADWATCH_SEEDS``, ``./seeds``, or the one beside the package."""
@@ -43,15 +52,11 @@ def run_flow(config_path: Path, *, quiet: bool = True) -> dict[str, Any]:
     """Run the monitor flow once in this process (Prefect's ephemeral mode if no server)."""
     from dyadwatch.prefect_env import apply_defaults
 
+    # Set before Prefect is first imported (by flows.monitor): it reads them then.
     apply_defaults(quiet=quiet)
-    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+    from flows.monitor import run_once
 
-    from flows.monitor import monitor
-
-    # Heartbeats detect crashed runs of deployments; a one-off run in the foreground does
-    # not need them, and stopping their thread costs about a second.
-    with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
-        return monitor(config_path=str(config_path))
+    return run_once(config_path)
 
 
 def corpus_overview(database: Path, pairs: list[tuple[str, str]]) -> dict[str, Any]:
@@ -174,14 +179,7 @@ def demo(database: Path) -> None:
 
 
 @main.command()
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=Path(DEFAULT_CONFIG),
-    show_default=True,
-    help="YAML configuration file.",
-)
+@config_option
 def run(config_path: Path) -> None:
     """Run one monitoring cycle of the Prefect flow with this configuration."""
     from storage.corpus import CorpusError, open_corpus
@@ -274,14 +272,7 @@ def detect(files: tuple[str, ...], as_json: bool, window: int, when: str | None)
 
 
 @main.command()
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=Path(DEFAULT_CONFIG),
-    show_default=True,
-    help="YAML configuration file.",
-)
+@config_option
 @click.option("--dry-run", is_flag=True, help="Only report what would change.")
 @click.option(
     "--alerts", "with_alerts", is_flag=True, help="Create and send alerts for flags that appear."
@@ -353,14 +344,7 @@ def browse(database: Path | None, port: int, live: bool) -> None:
 
 
 @main.command()
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=Path(DEFAULT_CONFIG),
-    show_default=True,
-    help="YAML configuration file.",
-)
+@config_option
 @click.option("--cron", default="*/15 * * * *", show_default=True, help="Schedule of the monitor.")
 def serve(config_path: Path, cron: str) -> None:
     """Run the monitor on its schedule, on this machine, until stopped (Ctrl-C)."""

@@ -382,6 +382,19 @@ def record_feed_polls(db: sqlite_utils.Database, polls: list[FeedPoll]) -> None:
         )
 
 
+def ingest(
+    db: sqlite_utils.Database, config: Config, channels: list[tuple[str, str]] | None = None
+) -> dict[str, Any]:
+    """One cycle in plain Python, sequentially and without Prefect (scripts and tests):
+    seeds, feeds, articles, storage. Alerts are queued for ``channels``, not delivered."""
+    sync_seeds(db, config)
+    polls = [poll_feed(feed, config) for feed in config.feeds]
+    record_feed_polls(db, polls)
+    entries = unique_entries(polls)
+    records = fetch_and_analyse([e for e, _ in entries], [f for _, f in entries], config)
+    return store_records(db, records, channels or [])
+
+
 def unique_entries(polls: list[FeedPoll]) -> list[tuple[Entry, int | None]]:
     """New entries across all feeds, each canonical URL once, in feed order."""
     seen: set[str] = set()

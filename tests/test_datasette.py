@@ -40,15 +40,8 @@ def corpus(tmp_path_factory) -> Path:
             }
         )
         db = open_corpus(path)
-        pipeline.sync_seeds(db, config)
-        polls = [pipeline.poll_feed(feed, config) for feed in config.feeds]
-        pipeline.record_feed_polls(db, polls)
-        entries = pipeline.unique_entries(polls)
-        records = pipeline.fetch_and_analyse(
-            [e for e, _ in entries], [f for _, f in entries], config
-        )
         # One channel that nothing delivers to, so the outbox has rows to show.
-        pipeline.store_records(db, records, [("c0ffee", "json://127.0.0.1/…")])
+        pipeline.ingest(db, config, [("c0ffee", "json://127.0.0.1/…")])
         db.close()
     return path
 

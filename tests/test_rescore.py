@@ -26,14 +26,7 @@ def build(tmp_path, write_config):
         )
         config = load_config(path)
         with open_corpus(config.database) as db:
-            pipeline.sync_seeds(db, config)
-            polls = [pipeline.poll_feed(f, config) for f in config.feeds]
-            pipeline.record_feed_polls(db, polls)
-            entries = pipeline.unique_entries(polls)
-            records = pipeline.fetch_and_analyse(
-                [e for e, _ in entries], [f for _, f in entries], config
-            )
-            pipeline.store_records(db, records, [])  # no alerts yet
+            pipeline.ingest(db, config)  # no alert channels yet
     return path
 
 
