@@ -143,6 +143,32 @@ def main() -> None:
     """dyadwatch: watch how pairs of international actors appear in the news."""
 
 
+@main.command("alerts-feed")
+@config_option
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Atom file to write (default: alerts.xml beside the database).",
+)
+@click.option("--limit", default=100, show_default=True, help="Most recent alerts to include.")
+@click.option("--self-url", default=None, help="Public URL the file will be served at.")
+def alerts_feed(config_path: Path, output: Path | None, limit: int, self_url: str | None) -> None:
+    """Write an Atom feed of recent alerts, for any feed reader."""
+    from dyadwatch.atom import write_alerts_feed
+    from storage.corpus import CorpusError, open_corpus
+
+    try:
+        config = load_config(config_path)
+        db = open_corpus(config.database)
+    except (ConfigError, CorpusError) as exc:
+        _fail(str(exc))
+    output = output or config.database.parent / "alerts.xml"
+    with db:
+        entries = write_alerts_feed(db, output, limit=limit, self_url=self_url)
+    click.echo(f"Wrote {entries} alert(s) to {output}")
+
+
 @main.command()
 @click.option(
     "--database",

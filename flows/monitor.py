@@ -38,6 +38,7 @@ from dyadwatch.feeds import Entry  # noqa: E402
 from storage import corpus  # noqa: E402
 
 BATCH_SIZE = 8
+FLAG_EVENT = "dyadwatch.pair.flagged"  # the Prefect event each new tracked-pair flag emits
 
 
 @task(name="sync_seeds", cache_policy=NO_CACHE)
@@ -81,7 +82,7 @@ def _emit_flag_events(flags: list[dict[str, Any]]) -> None:
         if not flag["tracked"] or flag["level"] != "sentence":
             continue
         emit_event(
-            event="dyadwatch.pair.flagged",
+            event=FLAG_EVENT,
             resource={
                 "prefect.resource.id": f"dyadwatch.document.{flag['document_id']}",
                 "prefect.resource.name": (flag.get("title") or flag["url"])[:200],
