@@ -44,6 +44,21 @@ def channels(urls: list[str]) -> list[Channel]:
     ]
 
 
+def routes(
+    urls: list[str], alert_pairs: dict[str, tuple[tuple[str, str], ...]] | None = None
+) -> list[tuple[str, str, set[str] | None]]:
+    """Per channel: its id, its label and the pairs it wants (``None``: every tracked pair)."""
+    alert_pairs = alert_pairs or {}
+    return [
+        (
+            c.id,
+            c.label,
+            {f"{a}-{b}" for a, b in alert_pairs[c.url]} if c.url in alert_pairs else None,
+        )
+        for c in channels(urls)
+    ]
+
+
 def retry_delay(attempts: int) -> float:
     """Seconds before the next attempt: none for the first three, then doubling to an hour."""
     return 0.0 if attempts < 3 else min(3600.0, 30.0 * 2 ** (attempts - 3))

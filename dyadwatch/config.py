@@ -63,6 +63,8 @@ class Config:
     feeds: list[FeedConfig]
     pairs: list[tuple[str, str]] = field(default_factory=lambda: list(DEFAULT_PAIRS))
     alerts: list[str] = field(default_factory=list)
+    # Channels that only want some pairs: URL -> pairs (every other channel gets all).
+    alert_pairs: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
     allow_private_addresses: bool = False
     seeds: Path | None = None
     topic_threshold: float = 0.35
@@ -83,6 +85,28 @@ def _apprise_understands(url: str) -> bool:
     finally:
         logger.disabled = False
         logger.setLevel(level)
+
+
+def _pairs(raw: Any, path: Path | None, key: str) -> list[tuple[str, str]]:
+    """A list of [A, B] actor-id pairs, each sorted, without repeats."""
+    if not isinstance(raw, list) or not raw:
+        raise ConfigError(f"{_where(path, key)}: expected a list of [A, B] actor-id pairs")
+    pairs: list[tuple[str, str]] = []
+    for i, pair in enumerate(raw):
+        if (
+            not isinstance(pair, list | tuple)
+            or len(pair) != 2
+            or not all(isinstance(a, str) and ACTOR_ID.match(a) for a in pair)
+            or pair[0] == pair[1]
+        ):
+            raise ConfigError(
+                f"{_where(path, f'{key}[{i}]')}: expected two different upper-case actor "
+                f"ids like [RUS, ISR], got {pair!r}"
+            )
+        a, b = sorted(pair)
+        if (a, b) not in pairs:
+            pairs.append((a, b))
+    return pairs
 
 
 def _string_keys(mapping: dict, path: Path | None, key: str) -> None:
@@ -184,31 +208,13 @@ def parse_config(data: Any, path: Path | None = None, base: Path | None = None) 
             raise ConfigError(f"{_where(path, key + '.name')}: expected text, got {name!r}")
         feeds.append(FeedConfig(url=url, name=name))
 
-    pairs = list(DEFAULT_PAIRS)
-    if "pairs" in data:
-        raw = data["pairs"]
-        if not isinstance(raw, list) or not raw:
-            raise ConfigError(f"{_where(path, 'pairs')}: expected a list of [A, B] actor-id pairs")
-        pairs = []
-        for i, pair in enumerate(raw):
-            if (
-                not isinstance(pair, list | tuple)
-                or len(pair) != 2
-                or not all(isinstance(a, str) and ACTOR_ID.match(a) for a in pair)
-                or pair[0] == pair[1]
-            ):
-                raise ConfigError(
-                    f"{_where(path, f'pairs[{i}]')}: expected two different upper-case actor "
-                    f"ids like [RUS, ISR], got {pair!r}"
-                )
-            a, b = sorted(pair)
-            if (a, b) not in pairs:
-                pairs.append((a, b))
+    pairs = _pairs(data["pairs"], path, "pairs") if "pairs" in data else list(DEFAULT_PAIRS)
 
     alerts_raw = data.get("alerts", []) or []
     if not isinstance(alerts_raw, list):
         raise ConfigError(f"{_where(path, 'alerts')}: expected a list of {{apprise: URL}} entries")
     alerts: list[str] = []
+    alert_pairs: dict[str, tuple[tuple[str, str], ...]] = {}
     for i, item in enumerate(alerts_raw):
         key = f"alerts[{i}]"
         if isinstance(item, str):
@@ -216,10 +222,11 @@ def parse_config(data: Any, path: Path | None = None, base: Path | None = None) 
         if not isinstance(item, dict) or not isinstance(item.get("apprise"), str):
             raise ConfigError(f"{_where(path, key)}: expected {{apprise: URL}}, got {item!r}")
         _string_keys(item, path, key)
-        extra = sorted(set(item) - {"apprise"})
+        extra = sorted(set(item) - {"apprise", "pairs"})
         if extra:
             raise ConfigError(
-                f"{_where(path, key + '.' + extra[0])}: unknown key; expected 'apprise'"
+                f"{_where(path, key + '.' + extra[0])}: unknown key; expected 'apprise' and "
+                "optionally 'pairs'"
             )
         url = _expand_env(item["apprise"].strip(), path, key + ".apprise")
         if "://" not in url:
@@ -233,6 +240,15 @@ def parse_config(data: Any, path: Path | None = None, base: Path | None = None) 
                 "understands (see https://github.com/caronc/apprise/wiki for the formats)"
             )
         alerts.append(url)
+        if "pairs" in item:
+            routed = _pairs(item["pairs"], path, key + ".pairs")
+            unknown_pairs = [p for p in routed if p not in pairs]
+            if unknown_pairs:
+                raise ConfigError(
+                    f"{_where(path, key + '.pairs')}: {list(unknown_pairs[0])} is not a tracked "
+                    "pair (add it to 'pairs' first)"
+                )
+            alert_pairs[url] = tuple(routed)
 
     network = data.get("network", {}) or {}
     if not isinstance(network, dict):
@@ -304,6 +320,7 @@ def parse_config(data: Any, path: Path | None = None, base: Path | None = None) 
         feeds=feeds,
         pairs=pairs,
         alerts=alerts,
+        alert_pairs=alert_pairs,
         allow_private_addresses=allow_private,
         seeds=_resolve(base, seeds_raw) if seeds_raw else None,
         topic_threshold=float(threshold),

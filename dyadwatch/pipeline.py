@@ -335,7 +335,7 @@ def fetch_and_analyse(
 
 
 def store_records(
-    db: sqlite_utils.Database, records: list[dict[str, Any]], channels: list[tuple[str, str]]
+    db: sqlite_utils.Database, records: list[dict[str, Any]], channels: list[tuple[Any, ...]]
 ) -> dict[str, Any]:
     """Store analysed records (one transaction each); return counts and the new flags."""
     documents = 0

@@ -13,7 +13,7 @@ from typing import Any
 
 import sqlite_utils
 
-from dyadwatch.alerts import channels as alert_channels
+from dyadwatch.alerts import routes as alert_routes
 from dyadwatch.config import Config
 from dyadwatch.pipeline import analysed_document, analyser_for
 from storage import corpus
@@ -69,7 +69,7 @@ def rescore(
     """Analyse every document again; replace its flags unless ``apply`` is false."""
     analyser = analyser_for(config)
     result = RescoreResult(rules_version=analyser.gazetteer.version)
-    channels = [(c.id, c.label) for c in alert_channels(config.alerts)] if alerts else []
+    channels = alert_routes(config.alerts, config.alert_pairs) if alerts else []
     ids = [r["id"] for r in db.query("select id from documents order by id")]
     for doc_id in ids:
         row = db.table("documents").get(doc_id)

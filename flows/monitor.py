@@ -65,7 +65,7 @@ def fetch_articles(
 @task(name="store_documents", cache_policy=NO_CACHE)
 def store_documents(records: list[dict[str, Any]], config: Config) -> dict[str, Any]:
     """Write the analysed articles, each atomically with its mentions, flags and alerts."""
-    channels = [(c.id, c.label) for c in alerting.channels(config.alerts)]
+    channels = alerting.routes(config.alerts, config.alert_pairs)
     with corpus.open_corpus(config.database) as db:
         return pipeline.store_records(db, records, channels)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import sqlite3
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -70,6 +71,7 @@ TABLES: dict[str, dict[str, Any]] = {
             "topic_score": float,
             "on_topic": int,
             "topic_signals": str,
+            "title_key": str,
             "rules_version": str,
             "fetch_error": str,
         },
@@ -174,6 +176,7 @@ INDEXES: list[tuple[str, list[str], bool]] = [
     ("documents", ["guid"], False),
     ("documents", ["content_hash"], False),
     ("documents", ["published"], False),
+    ("documents", ["title_key"], False),
     ("mentions", ["document_id"], False),
     ("mentions", ["actor"], False),
     ("pair_flags", ["document_id", "actor_a", "actor_b"], True),
@@ -340,7 +343,7 @@ def store_document(
     mentions: Iterable[dict[str, Any]],
     flags: Iterable[dict[str, Any]],
     *,
-    alert_channels: Iterable[tuple[str, str]] = (),
+    alert_channels: Iterable[tuple[str, ...]] = (),
     alert_pairs: Iterable[str] = (),
 ) -> dict[str, Any]:
     """Insert or update one document with its mentions and flags, atomically.
@@ -374,6 +377,7 @@ def store_document(
                 "alerts": 0,
             }
         document.pop("force", None)
+        document["title_key"] = title_key(document.get("title"))
         duplicate = next(
             db.query(
                 "select id from documents where content_hash = ? and url != ? and duplicate_of is null "
@@ -382,6 +386,8 @@ def store_document(
             ),
             None,
         )
+        if duplicate is None and document.get("origin") == "feed":
+            duplicate = same_story(db, document)
         document["duplicate_of"] = duplicate["id"] if duplicate else None
         if existing:
             doc_id = existing["id"]
@@ -434,7 +440,9 @@ def store_document(
             for pair in alert_pairs:
                 if pair not in flag_ids:
                     continue
-                for channel, label in channels:
+                for channel, label, *route in channels:
+                    if route and route[0] is not None and pair not in route[0]:
+                        continue  # this channel only wants some pairs
                     cursor = db.execute(
                         "insert or ignore into alerts (document_id, flag_id, pair, channel, channel_label, "
                         "status, attempts, created, next_attempt) values (?, ?, ?, ?, ?, 'pending', 0, ?, ?)",
@@ -448,6 +456,45 @@ def store_document(
         "new_flags": new_flags,
         "alerts": alerts,
     }
+
+
+STORY_WINDOW_S = 48 * 3600
+
+
+def title_key(title: str | None) -> str | None:
+    """A headline folded for comparison; short or missing headlines give none."""
+    if not title:
+        return None
+    key = " ".join(re.findall(r"\w+", title.lower()))
+    return key if len(key) >= 24 else None
+
+
+def same_story(db: sqlite_utils.Database, document: dict[str, Any]) -> dict[str, Any] | None:
+    """An earlier feed document with the same headline within 48 hours: one story syndicated
+    or republished under another URL (its text may differ a little)."""
+    key = document.get("title_key")
+    if key is None:
+        return None
+    when = _timestamp(document.get("published") or document.get("fetched") or now())
+    for row in db.query(
+        "select id, coalesce(published, fetched) as at from documents where title_key = ? "
+        "and url != ? and duplicate_of is null and origin = 'feed' order by id",
+        [key, document["url"]],
+    ):
+        at = _timestamp(row["at"])
+        if when is None or at is None or abs(when - at) <= STORY_WINDOW_S:
+            return row
+    return None
+
+
+def _timestamp(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
 
 
 def flag_rows(

@@ -96,6 +96,22 @@ def test_invalid_configs_name_the_key(write_config, text: str, expected: str) ->
     assert "SECRETTOKEN" not in message
 
 
+def test_alert_channels_can_be_routed_to_some_pairs(write_config) -> None:
+    from dyadwatch.alerts import routes
+
+    config = load_config(
+        write_config(
+            "alerts:\n  - apprise: json://h/all\n  - {apprise: 'json://h/isr-rus', pairs: [[RUS, ISR]]}\n"
+        )
+    )
+    assert config.alert_pairs == {"json://h/isr-rus": (("ISR", "RUS"),)}
+    assert [r[2] for r in routes(config.alerts, config.alert_pairs)] == [None, {"ISR-RUS"}]
+    with pytest.raises(
+        ConfigError, match=r"alerts\[0\].pairs: \['CHN', 'RUS'\] is not a tracked pair"
+    ):
+        load_config(write_config("alerts: [{apprise: 'json://h/x', pairs: [[RUS, CHN]]}]\n"))
+
+
 def test_missing_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="configuration file not found"):
         load_config(tmp_path / "nope.yaml")

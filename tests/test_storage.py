@@ -203,3 +203,52 @@ def test_delivery_bookkeeping(db) -> None:
 
 def test_content_hash_folds_case_and_space() -> None:
     assert content_hash("A  b\nC") == content_hash("a b c")
+
+
+def test_same_headline_within_48_hours_is_one_story(db) -> None:
+    title = "Russia and Israel renew their deconfliction hotline"
+    first = store_document(
+        db,
+        {**doc("https://a.example/1"), "title": title, "published": "2026-11-20T08:00:00+00:00"},
+        [],
+        [flag("ISR-RUS")],
+        alert_channels=[("c1", "l")],
+        alert_pairs=["ISR-RUS"],
+    )
+    reworded = {
+        **doc("https://b.example/x", "Israel and Russia met, sources said."),
+        "title": title + "!",
+        "published": "2026-11-21T20:00:00+00:00",
+    }
+    copy = store_document(
+        db, reworded, [], [flag("ISR-RUS")], alert_channels=[("c1", "l")], alert_pairs=["ISR-RUS"]
+    )
+    assert db.table("documents").get(copy["id"])["duplicate_of"] == first["id"]
+    assert copy["alerts"] == 0
+    later = {
+        **doc("https://c.example/y", "Russia and Israel met again."),
+        "title": title,
+        "published": "2026-11-25T08:00:00+00:00",
+    }
+    again = store_document(
+        db, later, [], [flag("ISR-RUS")], alert_channels=[("c1", "l")], alert_pairs=["ISR-RUS"]
+    )
+    assert db.table("documents").get(again["id"])["duplicate_of"] is None and again["alerts"] == 1
+
+
+def test_channels_receive_only_their_pairs(db) -> None:
+    result = store_document(
+        db,
+        doc("https://a.example/1"),
+        [],
+        [flag("ISR-RUS"), flag("IRN-RUS")],
+        alert_channels=[("only-isr-rus", "l1", {"ISR-RUS"}), ("everything", "l2", None)],
+        alert_pairs=["ISR-RUS", "IRN-RUS"],
+    )
+    assert result["alerts"] == 3
+    routed = sorted((r["channel"], r["pair"]) for r in db.query("select channel, pair from alerts"))
+    assert routed == [
+        ("everything", "IRN-RUS"),
+        ("everything", "ISR-RUS"),
+        ("only-isr-rus", "ISR-RUS"),
+    ]
