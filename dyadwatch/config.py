@@ -50,8 +50,8 @@ class FetchConfig:
     timeout: float = 20.0
     max_feed_bytes: int = 10 * 1024 * 1024
     max_page_bytes: int = 5 * 1024 * 1024
-    concurrency: int = 8
-    user_agent: str = "dyadwatch/0.1 (+https://github.com/dyadwatch/dyadwatch; news monitor)"
+    # Set your contact here (fetch.user_agent) so that publishers can reach you.
+    user_agent: str = "dyadwatch/0.1 (open-source news monitor)"
 
 
 @dataclass(frozen=True)
@@ -294,7 +294,7 @@ def parse_config(data: Any, path: Path | None = None, base: Path | None = None) 
         if not hasattr(defaults, key):
             raise ConfigError(
                 f"{_where(path, 'fetch.' + key)}: unknown key; expected one of "
-                "timeout, max_feed_bytes, max_page_bytes, concurrency, user_agent"
+                "timeout, max_feed_bytes, max_page_bytes, user_agent"
             )
         expected = type(getattr(defaults, key))
         ok = (
