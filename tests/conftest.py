@@ -117,3 +117,16 @@ def write_config(tmp_path: Path) -> Callable[..., Path]:
         return path
 
     return write
+
+
+def demo_settings(site: Any, database: Path, **extra: Any) -> dict[str, Any]:
+    """Configuration for a run against a DemoSite: its feed, the project's seeds, loopback
+    allowed; ``extra`` keys are added (alerts, feeds to put first, …)."""
+    settings: dict[str, Any] = {
+        "database": str(database),
+        "seeds": str(PROJECT / "seeds"),
+        "feeds": [{"url": site.feed_url}],
+        "network": {"allow_private_addresses": True},
+    }
+    settings.update(extra)
+    return settings

@@ -11,19 +11,12 @@ from dyadwatch.cli import main
 from dyadwatch.config import load_config
 from dyadwatch.demo import DemoSite
 from storage.corpus import open_corpus
-from tests.conftest import PROJECT
+from tests.conftest import PROJECT, demo_settings
 
 
 def test_alerts_feed_reads_back_cleanly(tmp_path, write_config) -> None:
     with DemoSite(port=0) as site:
-        path = write_config(
-            {
-                "database": str(tmp_path / "corpus.db"),
-                "seeds": str(PROJECT / "seeds"),
-                "feeds": [{"url": site.feed_url}],
-                "network": {"allow_private_addresses": True},
-            }
-        )
+        path = write_config(demo_settings(site, tmp_path / "corpus.db"))
         with open_corpus(load_config(path).database) as db:
             pipeline.ingest(db, load_config(path))
     output = tmp_path / "alerts.xml"

@@ -10,19 +10,17 @@ from dyadwatch.cli import main
 from dyadwatch.config import load_config
 from dyadwatch.demo import DemoSite
 from storage.corpus import open_corpus
-from tests.conftest import PROJECT, closed_port
+from tests.conftest import closed_port, demo_settings
 
 
 def build(tmp_path, write_config):
     with DemoSite(port=0) as site:
         path = write_config(
-            {
-                "database": str(tmp_path / "corpus.db"),
-                "seeds": str(PROJECT / "seeds"),
-                "feeds": [{"url": site.feed_url}],
-                "network": {"allow_private_addresses": True},
-                "alerts": [{"apprise": f"json://127.0.0.1:{closed_port()}/a"}],
-            }
+            demo_settings(
+                site,
+                tmp_path / "corpus.db",
+                alerts=[{"apprise": f"json://127.0.0.1:{closed_port()}/a"}],
+            )
         )
         config = load_config(path)
         with open_corpus(config.database) as db:
