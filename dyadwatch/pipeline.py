@@ -383,7 +383,7 @@ def record_feed_polls(db: sqlite_utils.Database, polls: list[FeedPoll]) -> None:
 
 
 def ingest(
-    db: sqlite_utils.Database, config: Config, channels: list[tuple[str, str]] | None = None
+    db: sqlite_utils.Database, config: Config, channels: list[tuple[Any, ...]] | None = None
 ) -> dict[str, Any]:
     """One cycle in plain Python, sequentially and without Prefect (scripts and tests):
     seeds, feeds, articles, storage. Alerts are queued for ``channels``, not delivered."""
