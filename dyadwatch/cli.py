@@ -48,7 +48,7 @@ def _fail(message: str, code: int = 2) -> None:
     sys.exit(code)
 
 
-def run_flow(config_path: Path, *, quiet: bool = True) -> dict[str, Any]:
+def run_flow(config_path: Path, *, quiet: bool = True, force: bool = False) -> dict[str, Any]:
     """Run the monitor flow once in this process (Prefect's ephemeral mode if no server)."""
     from dyadwatch.prefect_env import apply_defaults
 
@@ -56,7 +56,7 @@ def run_flow(config_path: Path, *, quiet: bool = True) -> dict[str, Any]:
     apply_defaults(quiet=quiet)
     from flows.monitor import run_once
 
-    return run_once(config_path)
+    return run_once(config_path, force=force)
 
 
 def corpus_overview(database: Path, pairs: list[tuple[str, str]]) -> dict[str, Any]:
@@ -105,8 +105,11 @@ def print_summary(summary: dict[str, Any], pairs: list[tuple[str, str]], elapsed
     t = overview["totals"]
     click.echo("")
     click.secho(f"dyadwatch run finished in {elapsed:.1f} s", bold=True)
+    waiting = summary["feeds_configured"] - summary["feeds_polled"] - summary["feeds_disabled"]
     click.echo(
-        f"  feeds polled: {summary['feeds_polled']} ({summary['feeds_failed']} failed) · "
+        f"  feeds polled: {summary['feeds_polled']} of {summary['feeds_configured']} "
+        f"({summary['feeds_not_modified']} not modified, {summary['feeds_failed']} failed, "
+        f"{waiting} not due yet, {summary['feeds_disabled']} disabled) · "
         f"new documents: {summary['documents_new']} · pages that fell back to the feed summary: "
         f"{summary['pages_failed']}"
     )
@@ -199,15 +202,25 @@ def demo(database: Path) -> None:
         config_path = Path(tmp) / "demo.yaml"
         config_path.write_text(yaml.safe_dump(demo_config(site, database, seeds)), encoding="utf-8")
         config = load_config(config_path)
-        summary = run_flow(config_path)
+        summary = run_flow(config_path, force=True)
         click.echo(f"The demo's alert receiver got {len(site.alerts)} alert(s).")
     print_summary(summary, config.pairs, time.monotonic() - started)
 
 
 @main.command()
 @config_option
-def run(config_path: Path) -> None:
-    """Run one monitoring cycle of the Prefect flow with this configuration."""
+@click.option(
+    "--all",
+    "force",
+    is_flag=True,
+    help="Poll every enabled feed now, not only the feeds that are due.",
+)
+def run(config_path: Path, force: bool) -> None:
+    """Run one monitoring cycle of the Prefect flow with this configuration.
+
+    Only the feeds that are due are polled: each feed has its own interval, adapted to how
+    often it publishes, and failing feeds back off. Use --all to poll every feed now.
+    """
     from storage.corpus import CorpusError, open_corpus
 
     started = time.monotonic()
@@ -216,8 +229,70 @@ def run(config_path: Path) -> None:
         open_corpus(config.database).close()
     except (ConfigError, CorpusError) as exc:
         _fail(str(exc))
-    summary = run_flow(config_path)
+    summary = run_flow(config_path, force=force)
     print_summary(summary, config.pairs, time.monotonic() - started)
+
+
+@main.command()
+@config_option
+@click.option("--enable", "enable", metavar="URL", default=None, help="Re-enable a feed.")
+def feeds(config_path: Path, enable: str | None) -> None:
+    """Show each configured feed's health and schedule (or re-enable a disabled feed)."""
+    from storage.corpus import CorpusError, open_corpus
+
+    try:
+        config = load_config(config_path)
+        db = open_corpus(config.database)
+    except (ConfigError, CorpusError) as exc:
+        _fail(str(exc))
+    with db:
+        if enable:
+            cursor = db.execute(
+                "update feeds set enabled = 1, disabled_reason = null, next_poll = null, "
+                "consecutive_failures = 0 where url = ? or config_url = ?",
+                [enable, enable],
+            )
+            db.conn.commit()
+            if not cursor.rowcount:
+                _fail(f"no feed with the URL {enable} in {config.database}")
+            click.echo(f"Enabled {enable}; it is polled on the next run.")
+            return
+        configured = {f.url for f in config.feeds}
+        rows = [
+            r
+            for r in db.query(
+                "select * from feeds order by enabled, consecutive_failures desc, url"
+            )
+            if r["config_url"] in configured
+        ]
+    if not rows:
+        click.echo("No feed has been polled yet.")
+        return
+    for r in rows:
+        state = "DISABLED" if r["enabled"] == 0 else (r["last_status"] or "never polled")
+        colour = "red" if r["enabled"] == 0 or r["consecutive_failures"] else None
+        click.secho(f"{state:>14}  {r['name'] or r['title'] or ''}  {r['url']}", fg=colour)
+        details = [
+            f"documents {r['documents'] or 0}",
+            f"last new entry {r['last_new_entry'] or 'never'}",
+            f"every {_duration(r['interval_s'])}" if r["interval_s"] else None,
+            f"next poll {r['next_poll']}" if r["next_poll"] and r["enabled"] != 0 else None,
+            f"{r['consecutive_failures']} failures in a row" if r["consecutive_failures"] else None,
+        ]
+        click.echo("                " + " · ".join(d for d in details if d))
+        if r["config_url"] != r["url"]:
+            click.echo(f"                moved from {r['config_url']}")
+        problem = r["disabled_reason"] or (r["last_error"] if r["consecutive_failures"] else None)
+        if problem:
+            click.secho(f"                {problem}", fg="yellow")
+
+
+def _duration(seconds: int) -> str:
+    if seconds % 86400 == 0:
+        return f"{seconds // 86400} d"
+    if seconds >= 3600:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds // 60} min"
 
 
 def _read_input(name: str) -> tuple[str, str | None]:

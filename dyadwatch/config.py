@@ -28,7 +28,19 @@ DEFAULT_PAIRS: list[tuple[str, str]] = [
 
 ACTOR_ID = re.compile(r"^[A-Z]{2,6}$")
 ENV_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-KNOWN_KEYS = {"database", "feeds", "pairs", "alerts", "network", "seeds", "topic", "fetch"}
+KNOWN_KEYS = {
+    "database",
+    "feeds",
+    "pairs",
+    "alerts",
+    "network",
+    "seeds",
+    "topic",
+    "fetch",
+    "polling",
+}
+DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
+UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
 
 
 class ConfigError(ValueError):
@@ -55,6 +67,21 @@ class FetchConfig:
 
 
 @dataclass(frozen=True)
+class PollingConfig:
+    """When feeds are polled and how many requests run at once.
+
+    Intervals are in seconds (the YAML also takes ``10m``, ``2h``, ``1d``).
+    """
+
+    min_interval: int = 600  # never poll a feed more often than this
+    max_interval: int = 86400  # nor less often than this (while it works)
+    default_interval: int = 1800  # a new feed, until its rhythm is known
+    max_backoff: int = 86400  # the longest wait after repeated failures
+    concurrency: int = 16  # requests at once, in all
+    per_host: int = 2  # requests at once to one host
+
+
+@dataclass(frozen=True)
 class Config:
     """A validated configuration."""
 
@@ -69,6 +96,7 @@ class Config:
     seeds: Path | None = None
     topic_threshold: float = 0.35
     fetch: FetchConfig = field(default_factory=FetchConfig)
+    polling: PollingConfig = field(default_factory=PollingConfig)
 
 
 def _apprise_understands(url: str) -> bool:
@@ -314,6 +342,8 @@ def parse_config(data: Any, path: Path | None = None, base: Path | None = None) 
             )
         fetch_kwargs[key] = expected(value)
 
+    polling = _polling(data.get("polling", {}), path)
+
     return Config(
         path=path,
         database=_resolve(base, database.strip()),
@@ -325,7 +355,41 @@ def parse_config(data: Any, path: Path | None = None, base: Path | None = None) 
         seeds=_resolve(base, seeds_raw) if seeds_raw else None,
         topic_threshold=float(threshold),
         fetch=FetchConfig(**fetch_kwargs),
+        polling=polling,
     )
+
+
+def _polling(raw: Any, path: Path | None) -> PollingConfig:
+    """The ``polling`` section: durations (seconds or ``10m``/``2h``/``1d``) and counts."""
+    raw = raw or {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{_where(path, 'polling')}: expected a mapping")
+    _string_keys(raw, path, "polling")
+    defaults = PollingConfig()
+    names = list(defaults.__dataclass_fields__)
+    values: dict[str, int] = {}
+    for key, value in raw.items():
+        where = _where(path, "polling." + key)
+        if key not in names:
+            raise ConfigError(f"{where}: unknown key; expected one of {', '.join(names)}")
+        if key in ("concurrency", "per_host"):
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 256:
+                raise ConfigError(f"{where}: expected a whole number from 1 to 256, got {value!r}")
+            values[key] = value
+            continue
+        match = DURATION.match(str(value)) if not isinstance(value, bool) else None
+        if not match or float(match.group(1)) <= 0:
+            raise ConfigError(
+                f"{where}: expected a duration such as 600, 10m, 2h or 1d, got {value!r}"
+            )
+        values[key] = int(float(match.group(1)) * UNITS[match.group(2)])
+    polling = PollingConfig(**values)
+    if polling.min_interval > polling.max_interval:
+        raise ConfigError(
+            f"{_where(path, 'polling.min_interval')}: {polling.min_interval} s is more than "
+            f"polling.max_interval ({polling.max_interval} s)"
+        )
+    return polling
 
 
 def load_config(path: str | os.PathLike[str]) -> Config:

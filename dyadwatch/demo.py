@@ -7,6 +7,7 @@ webhook served by the same process, so the whole path works with no internet.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -44,7 +45,12 @@ class DemoSite:
                         .read_text(encoding="utf-8")
                         .replace("{base}", site.base)
                     )
-                    self._send(200, "application/rss+xml; charset=utf-8", body.encode("utf-8"))
+                    data = body.encode("utf-8")
+                    etag = '"' + hashlib.sha256(data).hexdigest()[:16] + '"'
+                    if self.headers.get("If-None-Match") == etag:
+                        self._send(304, "application/rss+xml; charset=utf-8", b"", etag)
+                    else:
+                        self._send(200, "application/rss+xml; charset=utf-8", data, etag)
                     return
                 target = (site.root / path.lstrip("/")).resolve()
                 if (
@@ -68,9 +74,13 @@ class DemoSite:
                 else:
                     self._send(404, "text/plain", b"not found")
 
-            def _send(self, status: int, content_type: str, body: bytes) -> None:
+            def _send(
+                self, status: int, content_type: str, body: bytes, etag: str | None = None
+            ) -> None:
                 self.send_response(status)
                 self.send_header("Content-Type", content_type)
+                if etag:
+                    self.send_header("ETag", etag)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)

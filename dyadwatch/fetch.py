@@ -1,7 +1,10 @@
 """Fetch bytes over HTTP (or from a configured local file) with hard limits.
 
 Every request has a connect/read timeout, a total time budget shared by all its redirect
-hops, a cap on the decompressed body size and a clear User-Agent. Unless the configuration
+hops (enforced on every socket read, so a server that trickles its headers or body a byte
+at a time is cut off too), a cap on the decompressed body size (decompression is streamed
+and stops at the cap, so a gzip bomb costs no memory) and a clear User-Agent. Conditional
+requests are supported: a ``304 Not Modified`` comes back as a body-less :class:`Fetched`. Unless the configuration
 allows private addresses, every hop's host is resolved once, every address it resolves to
 must be public (``is_global``), and the connection goes to that checked address (with the
 original Host header and TLS server name), so a DNS answer that changes between the check
@@ -11,16 +14,29 @@ that every hop is checked.
 
 from __future__ import annotations
 
+import contextvars
+import email.utils
 import ipaddress
 import socket
 import time
+import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
+import httpcore
 import httpx
 
 MAX_REDIRECTS = 5
+PERMANENT = {301, 308}
+
+# The monotonic time by which the request running in this thread must be done.
+_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "dyadwatch_fetch_deadline", default=None
+)
 
 
 class FetchError(Exception):
@@ -31,13 +47,26 @@ class FetchError(Exception):
     """
 
     def __init__(
-        self, url: str, reason: str, status: int | None = None, kind: str = "unreachable"
+        self,
+        url: str,
+        reason: str,
+        status: int | None = None,
+        kind: str = "unreachable",
+        retry_after: float | None = None,
     ) -> None:
         super().__init__(f"{url}: {reason}")
         self.url = url
         self.reason = reason
         self.status = status
         self.kind = kind
+        self.retry_after = retry_after  # seconds the server asked us to wait (429, 503)
+
+    @property
+    def transient(self) -> bool:
+        """Whether trying again later may succeed (time-outs, 5xx, 429, refused connections)."""
+        if self.kind in ("timeout", "unreachable"):
+            return True
+        return self.kind == "http" and (self.status in (408, 425, 429) or (self.status or 0) >= 500)
 
 
 @dataclass
@@ -49,19 +78,110 @@ class Fetched:
     content: bytes
     headers: dict[str, str] = field(default_factory=dict)
     elapsed: float = 0.0
+    # Where a chain of permanent redirects (301/308) from the requested URL ended, if any.
+    moved_to: str | None = None
+    requests: int = 1
 
     @property
     def content_type(self) -> str:
         return self.headers.get("content-type", "").split(";")[0].strip().lower()
 
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
 
-def make_client(timeout: float = 20.0, user_agent: str = "dyadwatch") -> httpx.Client:
-    """An HTTP client with per-phase timeouts; redirects are handled by :func:`fetch`."""
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A socket stream whose every operation stops at the request's total deadline."""
+
+    def __init__(self, inner: httpcore.NetworkStream) -> None:
+        self._inner = inner
+
+    @staticmethod
+    def _budget(timeout: float | None) -> float | None:
+        deadline = _DEADLINE.get()
+        if deadline is None:
+            return timeout
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise httpcore.ReadTimeout("total time budget exhausted")
+        return remaining if timeout is None else min(timeout, remaining)
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._inner.read(max_bytes, self._budget(timeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._inner.write(buffer, self._budget(timeout))
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(
+        self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore.NetworkStream:
+        return _DeadlineStream(
+            self._inner.start_tls(ssl_context, server_hostname, self._budget(timeout))
+        )
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
+
+
+class _DeadlineBackend(httpcore.NetworkBackend):
+    """httpcore's socket backend, with streams that honour the total deadline."""
+
+    def __init__(self) -> None:
+        self._inner = httpcore.SyncBackend()
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        stream = self._inner.connect_tcp(
+            host, port, _DeadlineStream._budget(timeout), local_address, socket_options
+        )
+        return _DeadlineStream(stream)
+
+    def sleep(self, seconds: float) -> None:
+        self._inner.sleep(seconds)
+
+
+class _DeadlineTransport(httpx.HTTPTransport):
+    """httpx's transport over :class:`_DeadlineBackend` (direct connections only)."""
+
+    def __init__(self, limits: httpx.Limits) -> None:
+        super().__init__(limits=limits)
+        self._pool = httpcore.ConnectionPool(
+            ssl_context=httpx.create_ssl_context(),
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            network_backend=_DeadlineBackend(),
+        )
+
+
+def make_client(
+    timeout: float = 20.0, user_agent: str = "dyadwatch", max_connections: int = 32
+) -> httpx.Client:
+    """An HTTP client with per-phase timeouts; redirects are handled by :func:`fetch`.
+
+    Decompression is done by :func:`fetch` itself (streamed and capped), so the client asks
+    for gzip and deflate and leaves bodies as they arrive. Proxies set in the environment
+    are honoured (through httpx's own transport).
+    """
+    limits = httpx.Limits(
+        max_connections=max_connections, max_keepalive_connections=max(4, max_connections // 2)
+    )
     return httpx.Client(
         timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
         follow_redirects=False,
         headers={"User-Agent": user_agent, "Accept-Encoding": "gzip, deflate"},
-        limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
+        transport=_DeadlineTransport(limits),
+        limits=limits,
     )
 
 
@@ -118,9 +238,13 @@ def fetch(
     allow_private: bool = False,
     allow_files: bool = False,
     headers: dict[str, str] | None = None,
+    accept: Iterable[str] | None = None,
 ) -> Fetched:
     """GET an http(s) ``url`` and return its body, or raise :class:`FetchError`.
 
+    ``headers`` are sent with every hop (``If-None-Match`` and ``If-Modified-Since`` make a
+    conditional request: a 304 is returned with an empty body). With ``accept``, a response
+    whose Content-Type is not one of those types is refused before its body is read.
     A local path is read only with ``allow_files`` (feeds the user configured); a link
     found in a feed never reads the disk.
     """
@@ -136,14 +260,45 @@ def fetch(
         )
     started = time.monotonic()
     deadline = started + total_timeout
+    token = _DEADLINE.set(deadline)
+    try:
+        return _fetch(
+            client,
+            url,
+            started,
+            deadline,
+            total_timeout,
+            max_bytes,
+            allow_private,
+            headers or {},
+            set(accept) if accept is not None else None,
+        )
+    finally:
+        _DEADLINE.reset(token)
+
+
+def _fetch(
+    client: httpx.Client,
+    url: str,
+    started: float,
+    deadline: float,
+    total_timeout: float,
+    max_bytes: int,
+    allow_private: bool,
+    headers: dict[str, str],
+    accept: set[str] | None,
+) -> Fetched:
     current = url
-    for _ in range(MAX_REDIRECTS + 1):
+    moved_to: str | None = None
+    permanent = True  # every hop so far was a permanent redirect
+    seen = {url}
+    for hop in range(MAX_REDIRECTS + 1):
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise FetchError(
                 current, f"took longer than {total_timeout:g} s in total", kind="timeout"
             )
-        target, extra_headers, extensions = current, dict(headers or {}), {}
+        target, extra_headers, extensions = current, dict(headers), {}
         if not allow_private:
             target, pinned_headers, extensions = _pinned(current, resolve_public(current))
             extra_headers.update(pinned_headers)
@@ -160,76 +315,187 @@ def fetch(
             )
             response = client.send(request, stream=True)
         except httpx.TimeoutException:
+            if time.monotonic() >= deadline:
+                raise FetchError(
+                    current, f"took longer than {total_timeout:g} s in total", kind="timeout"
+                ) from None
             raise FetchError(current, "timed out", kind="timeout") from None
         except httpx.HTTPError as exc:
             raise FetchError(current, f"unreachable ({type(exc).__name__}: {exc})") from None
         try:
+            status = response.status_code
             if response.is_redirect:
                 location = response.headers.get("location")
                 if not location:
                     raise FetchError(
-                        current,
-                        f"HTTP {response.status_code} redirect without Location",
-                        response.status_code,
-                        kind="http",
+                        current, f"HTTP {status} redirect without Location", status, kind="http"
                     )
-                current = urljoin(current, location)
-                if urlsplit(current).scheme not in ("http", "https"):
-                    raise FetchError(current, "redirect to a non-HTTP URL refused", kind="refused")
+                following = urljoin(current, location.strip())
+                if urlsplit(following).scheme not in ("http", "https"):
+                    raise FetchError(
+                        following, "redirect to a non-HTTP URL refused", kind="refused"
+                    )
+                if following in seen:
+                    raise FetchError(url, f"redirect loop at {following}", status, kind="http")
+                seen.add(following)
+                permanent = permanent and status in PERMANENT
+                if permanent:
+                    moved_to = following
+                current = following
                 continue
-            if response.status_code >= 400:
+            if status == 304:
+                return Fetched(
+                    url=current,
+                    status=304,
+                    content=b"",
+                    headers=_lower(response.headers),
+                    elapsed=time.monotonic() - started,
+                    moved_to=moved_to,
+                    requests=hop + 1,
+                )
+            if status >= 400:
                 raise FetchError(
                     current,
-                    f"HTTP {response.status_code} {response.reason_phrase}",
-                    response.status_code,
+                    f"HTTP {status} {response.reason_phrase}".strip(),
+                    status,
+                    kind="http",
+                    retry_after=retry_after_seconds(response.headers.get("retry-after"))
+                    if status in (429, 503)
+                    else None,
+                )
+            if status != 200:
+                raise FetchError(
+                    current,
+                    f"unexpected HTTP {status} {response.reason_phrase}",
+                    status,
                     kind="http",
                 )
-            declared = response.headers.get("content-length")
-            if declared and declared.isdigit() and int(declared) > max_bytes:
+            content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
+            if accept is not None and content_type not in accept:
+                raise FetchError(
+                    current,
+                    f"not an accepted content type ({content_type or 'none'})",
+                    status,
+                    kind="type",
+                )
+            declared = response.headers.get("content-length", "").strip()
+            encoding = response.headers.get("content-encoding", "identity").strip().lower()
+            if declared.isdigit() and int(declared) > max_bytes and encoding == "identity":
                 raise FetchError(
                     current,
                     f"body of {int(declared):,} bytes exceeds the {max_bytes:,}-byte limit",
-                    response.status_code,
+                    status,
                     kind="too large",
                 )
-            chunks: list[bytes] = []
-            size = 0
-            try:
-                for chunk in response.iter_bytes():
-                    size += len(chunk)
-                    if size > max_bytes:
-                        raise FetchError(
-                            current,
-                            f"body exceeds the {max_bytes:,}-byte limit",
-                            response.status_code,
-                            kind="too large",
-                        )
-                    if time.monotonic() > deadline:
-                        raise FetchError(
-                            current,
-                            f"took longer than {total_timeout:g} s in total",
-                            response.status_code,
-                            kind="timeout",
-                        )
-                    chunks.append(chunk)
-            except httpx.TimeoutException:
-                raise FetchError(
-                    current, "timed out while reading the body", kind="timeout"
-                ) from None
-            except httpx.HTTPError as exc:
-                raise FetchError(
-                    current, f"broken response ({type(exc).__name__}: {exc})"
-                ) from None
+            content = _read_body(response, current, encoding, max_bytes, deadline, total_timeout)
             return Fetched(
                 url=current,
-                status=response.status_code,
-                content=b"".join(chunks),
-                headers={k.lower(): v for k, v in response.headers.items()},
+                status=status,
+                content=content,
+                headers=_lower(response.headers),
                 elapsed=time.monotonic() - started,
+                moved_to=moved_to,
+                requests=hop + 1,
             )
         finally:
             response.close()
     raise FetchError(url, f"more than {MAX_REDIRECTS} redirects", kind="http")
+
+
+def _lower(headers: httpx.Headers) -> dict[str, str]:
+    return {k.lower(): v for k, v in headers.items()}
+
+
+def _read_body(
+    response: httpx.Response,
+    url: str,
+    encoding: str,
+    max_bytes: int,
+    deadline: float,
+    total_timeout: float,
+) -> bytes:
+    """Read and decompress the body, never holding more than ``max_bytes`` of it."""
+    decoder = _Decoder(url, encoding)
+    chunks: list[bytes] = []
+    raw = size = 0
+    too_large = FetchError(
+        url, f"body exceeds the {max_bytes:,}-byte limit", response.status_code, kind="too large"
+    )
+    try:
+        for chunk in response.iter_raw():
+            raw += len(chunk)
+            if raw > max_bytes:
+                raise too_large
+            data = decoder.feed(chunk, max_bytes - size)
+            size += len(data)
+            if size > max_bytes:
+                raise too_large
+            if time.monotonic() > deadline:
+                raise FetchError(
+                    url,
+                    f"took longer than {total_timeout:g} s in total",
+                    response.status_code,
+                    kind="timeout",
+                )
+            chunks.append(data)
+    except httpx.TimeoutException:
+        if time.monotonic() >= deadline:
+            raise FetchError(
+                url, f"took longer than {total_timeout:g} s in total", kind="timeout"
+            ) from None
+        raise FetchError(url, "timed out while reading the body", kind="timeout") from None
+    except httpx.HTTPError as exc:
+        raise FetchError(url, f"broken response ({type(exc).__name__}: {exc})") from None
+    return b"".join(chunks)
+
+
+class _Decoder:
+    """Streamed gzip/deflate decompression that stops at a size cap."""
+
+    def __init__(self, url: str, encoding: str) -> None:
+        self.url = url
+        self.encoding = encoding
+        if encoding in ("gzip", "x-gzip"):
+            self._zlib: Any = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        elif encoding == "deflate":
+            self._zlib = zlib.decompressobj()
+            self._first = True
+        elif encoding in ("identity", ""):
+            self._zlib = None
+        else:
+            raise FetchError(url, f"unsupported Content-Encoding {encoding!r}", kind="unreachable")
+
+    def feed(self, chunk: bytes, room: int) -> bytes:
+        if self._zlib is None:
+            return chunk
+        try:
+            return self._zlib.decompress(chunk, room + 1)
+        except zlib.error as exc:
+            if self.encoding == "deflate" and getattr(self, "_first", False):
+                # Some servers send raw deflate without the zlib header.
+                self._zlib = zlib.decompressobj(-zlib.MAX_WBITS)
+                self._first = False
+                return self.feed(chunk, room)
+            raise FetchError(self.url, f"broken {self.encoding} body ({exc})") from None
+        finally:
+            if self.encoding == "deflate":
+                self._first = False
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 def _read_file(url: str, max_bytes: int) -> Fetched:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -20,10 +20,18 @@ import httpx
 import sqlite_utils
 
 from dyadwatch.actors import Detection, Gazetteer, load_gazetteer
-from dyadwatch.config import Config, FeedConfig
+from dyadwatch.config import Config
 from dyadwatch.extract import extract_article
-from dyadwatch.feeds import Entry, FeedError, canonical_url, parse_feed
+from dyadwatch.feeds import Entry, canonical_url
 from dyadwatch.fetch import FetchError, fetch, make_client
+from dyadwatch.polling import (
+    FeedPoll,
+    FeedState,
+    is_due,
+    load_states,
+    poll_many,
+    record_polls,
+)
 from dyadwatch.text import normalise
 from dyadwatch.topic import TopicModel
 from storage import corpus
@@ -178,91 +186,24 @@ def sync_seeds(db: sqlite_utils.Database, config: Config) -> dict[str, int]:
 
 
 # -- feeds ---------------------------------------------------------------------------------
-@dataclass
-class FeedPoll:
-    """The outcome of polling one feed: new entries, or a readable failure."""
-
-    url: str
-    name: str | None
-    ok: bool
-    status: str
-    http_status: int | None = None
-    error: str | None = None
-    title: str | None = None
-    site_url: str | None = None
-    entries_seen: int = 0
-    new_entries: list[Entry] = field(default_factory=list)
-    feed_id: int | None = None
+def due_feeds(states: list[FeedState], force: bool = False) -> list[FeedState]:
+    """The feeds to poll now: those due, or with ``force`` every enabled feed."""
+    now = now_utc()
+    return [s for s in states if s.enabled and (force or is_due(s, now))]
 
 
-def poll_feed(
-    feed: FeedConfig,
-    config: Config,
-    *,
-    client: httpx.Client | None = None,
-    db: sqlite_utils.Database | None = None,
-) -> FeedPoll:
-    """Fetch and parse one feed; return its entries not yet in the corpus. Never raises."""
-    own_client = client is None
-    client = client or make_client(config.fetch.timeout, config.fetch.user_agent)
-    own_db = db is None
-    db = db or sqlite_utils.Database(config.database)
-    try:
-        row = next(db.query("select id from feeds where url = ?", [feed.url]), None)
-        feed_id = row["id"] if row else None
-        try:
-            fetched = fetch(
-                client,
-                feed.url,
-                max_bytes=config.fetch.max_feed_bytes,
-                total_timeout=config.fetch.timeout * 3,
-                allow_private=config.allow_private_addresses,
-                allow_files=True,  # a configured feed may be a local file; its links may not
-            )
-            parsed = parse_feed(fetched.content, fetched.url, fetched.headers.get("content-type"))
-        except FetchError as exc:
-            status = {"http": f"http {exc.status}", "file": "file error"}.get(exc.kind, exc.kind)
-            return FeedPoll(
-                feed.url, feed.name, False, status, exc.status, exc.reason, feed_id=feed_id
-            )
-        except FeedError as exc:
-            return FeedPoll(
-                feed.url,
-                feed.name,
-                False,
-                "parse error",
-                200,
-                f"{feed.url}: {exc}",
-                feed_id=feed_id,
-            )
-        new = [
+def select_new(db: sqlite_utils.Database, polls: list[FeedPoll]) -> int:
+    """Fill each poll's ``new_entries``: entries with a link that the corpus has not stored
+    (by GUID within the feed or canonical URL). Returns how many there are."""
+    count = 0
+    for poll in polls:
+        poll.new_entries = [
             e
-            for e in parsed.entries
-            if e.link and not corpus.known_entry(db, feed_id, e.guid, canonical_url(e.link))
+            for e in poll.entries
+            if e.link and not corpus.known_entry(db, poll.feed_id, e.guid, canonical_url(e.link))
         ]
-        return FeedPoll(
-            feed.url,
-            feed.name,
-            True,
-            "ok",
-            fetched.status,
-            parsed.warning,
-            parsed.title,
-            parsed.link,
-            len(parsed.entries),
-            new,
-            feed_id,
-        )
-    except Exception as exc:  # one broken feed must never stop a run
-        log.exception("unexpected error polling %s", feed.url)
-        return FeedPoll(
-            feed.url, feed.name, False, "error", None, f"{feed.url}: {type(exc).__name__}: {exc}"
-        )
-    finally:
-        if own_client:
-            client.close()
-        if own_db:
-            db.close()
+        count += len(poll.new_entries)
+    return count
 
 
 def fetch_article(entry: Entry, config: Config, client: httpx.Client) -> dict[str, Any]:
@@ -291,13 +232,11 @@ def fetch_article(entry: Entry, config: Config, client: httpx.Client) -> dict[st
             max_bytes=config.fetch.max_page_bytes,
             total_timeout=config.fetch.timeout * 3,
             allow_private=config.allow_private_addresses,
+            accept=HTML_TYPES,  # a PDF, image or video is not downloaded at all
         )
-        if page.content_type not in HTML_TYPES:
-            error = f"{entry.link}: not an HTML page ({page.content_type})"
-        else:
-            extracted = extract_article(page.content, url=page.url)
-            if extracted is None:
-                error = f"{entry.link}: no article text found in the page"
+        extracted = extract_article(page.content, url=page.url)
+        if extracted is None:
+            error = f"{entry.link}: no article text found in the page"
     except FetchError as exc:
         error = str(exc)
     except Exception as exc:  # a page that breaks the extractor must not stop the run
@@ -365,34 +304,27 @@ def store_records(
     return {"documents_new": documents, "flags": new_flags, "alerts_created": alerts}
 
 
-def record_feed_polls(db: sqlite_utils.Database, polls: list[FeedPoll]) -> None:
-    """Write each poll's outcome into the ``feeds`` table, giving each poll its feed id."""
-    for poll in polls:
-        poll.feed_id = corpus.ensure_feed(db, poll.url, poll.name)
-        corpus.record_poll(
-            db,
-            poll.feed_id,
-            ok=poll.ok,
-            status=poll.status,
-            http_status=poll.http_status,
-            error=poll.error,
-            title=poll.title,
-            site_url=poll.site_url,
-            entries_seen=poll.entries_seen,
-        )
-
-
 def ingest(
-    db: sqlite_utils.Database, config: Config, channels: list[tuple[Any, ...]] | None = None
+    db: sqlite_utils.Database,
+    config: Config,
+    channels: list[tuple[Any, ...]] | None = None,
+    *,
+    force: bool = True,
 ) -> dict[str, Any]:
-    """One cycle in plain Python, sequentially and without Prefect (scripts and tests):
-    seeds, feeds, articles, storage. Alerts are queued for ``channels``, not delivered."""
+    """One cycle in plain Python, without Prefect (scripts and tests): seeds, due feeds
+    (every feed with ``force``), articles, storage, then the feeds' new state. Alerts are
+    queued for ``channels``, not delivered."""
     sync_seeds(db, config)
-    polls = [poll_feed(feed, config) for feed in config.feeds]
-    record_feed_polls(db, polls)
+    states = load_states(db, config.feeds)
+    polls = poll_many(due_feeds(states, force), config)
+    select_new(db, polls)
     entries = unique_entries(polls)
     records = fetch_and_analyse([e for e, _ in entries], [f for _, f in entries], config)
-    return store_records(db, records, channels or [])
+    stored = store_records(db, records, channels or [])
+    # Last: a feed's validators and schedule advance only once its entries are stored, so a
+    # run killed before this point polls the feed again in full and loses no entry.
+    record_polls(db, states, polls, config.polling)
+    return {**stored, "polls": polls}
 
 
 def unique_entries(polls: list[FeedPoll]) -> list[tuple[Entry, int | None]]:

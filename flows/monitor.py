@@ -3,10 +3,12 @@
 Steps:
 1. load and validate the configuration;
 2. sync the seed articles into the corpus (``origin = 'seed'``);
-3. poll every feed concurrently (one task per feed) and record each feed's health;
+3. poll the feeds that are due, concurrently and politely (conditional GETs, per-host
+   limits; ``dyadwatch.polling``);
 4. fetch, extract and analyse the new articles concurrently (one task per batch);
 5. store each article with its mentions, flags and alerts in one transaction (one writer);
-6. deliver pending alerts, emit a Prefect event per new tracked flag, publish artifacts.
+6. record each feed's health and next poll (only now, so a killed run loses no entry);
+7. deliver pending alerts, emit a Prefect event per new tracked flag, publish artifacts.
 
 Tasks are coarse on purpose: a Prefect task run costs about 10 ms, so per-article work
 happens in plain functions (``dyadwatch.pipeline``) inside the tasks. Failures of a feed or
@@ -23,7 +25,7 @@ from dyadwatch.prefect_env import apply_defaults
 
 apply_defaults()
 
-from prefect import flow, get_run_logger, task, unmapped  # noqa: E402
+from prefect import flow, get_run_logger, task  # noqa: E402
 from prefect.artifacts import create_markdown_artifact, create_table_artifact  # noqa: E402
 from prefect.cache_policies import NO_CACHE  # noqa: E402
 from prefect.context import get_run_context  # noqa: E402
@@ -33,8 +35,9 @@ from prefect.task_runners import ThreadPoolTaskRunner  # noqa: E402
 
 from dyadwatch import alerts as alerting  # noqa: E402
 from dyadwatch import pipeline  # noqa: E402
-from dyadwatch.config import Config, FeedConfig, load_config  # noqa: E402
+from dyadwatch.config import Config, load_config  # noqa: E402
 from dyadwatch.feeds import Entry  # noqa: E402
+from dyadwatch.polling import FeedPoll, FeedState, load_states, poll_many, record_polls  # noqa: E402
 from storage import corpus  # noqa: E402
 
 BATCH_SIZE = 8
@@ -48,10 +51,10 @@ def sync_seeds(config: Config) -> dict[str, int]:
         return pipeline.sync_seeds(db, config)
 
 
-@task(name="poll_feed", cache_policy=NO_CACHE, task_run_name="poll_feed {feed.url}")
-def poll_feed(feed: FeedConfig, config: Config) -> pipeline.FeedPoll:
-    """Fetch and parse one feed; return its new entries or a readable failure."""
-    return pipeline.poll_feed(feed, config)
+@task(name="poll_feeds", cache_policy=NO_CACHE)
+def poll_feeds(states: list[FeedState], config: Config) -> list[FeedPoll]:
+    """Poll the due feeds concurrently (conditional GETs, per-host limits); failures are data."""
+    return poll_many(states, config)
 
 
 @task(name="fetch_articles", cache_policy=NO_CACHE)
@@ -134,14 +137,17 @@ def _publish_artifacts(summary: dict[str, Any], flags: list[dict[str, Any]]) -> 
     )
 
 
-def _cycle(config: Config, logger: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def _cycle(
+    config: Config, logger: Any, force: bool = False
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The steps of one run; returns the summary and every new flag."""
     seeds = sync_seeds(config)
-    polls = (
-        [f.result() for f in poll_feed.map(config.feeds, unmapped(config))] if config.feeds else []
-    )
     with corpus.open_corpus(config.database) as db:
-        pipeline.record_feed_polls(db, polls)
+        states = load_states(db, config.feeds)
+    due = pipeline.due_feeds(states, force)
+    polls = poll_feeds(due, config) if due else []
+    with corpus.open_corpus(config.database) as db:
+        pipeline.select_new(db, polls)
     failed = [p for p in polls if not p.ok]
     for poll in failed:
         logger.warning("feed %s: %s", poll.url, poll.error)
@@ -154,6 +160,11 @@ def _cycle(config: Config, logger: Any) -> tuple[dict[str, Any], list[dict[str, 
     ]
     records = [record for future in futures for record in future.result()]
     stored = store_documents(records, config)
+    # Only now do the feeds' validators and schedules advance: a run that dies before this
+    # line polls the same feeds in full next time, and no entry is lost.
+    with corpus.open_corpus(config.database) as db:
+        for note in record_polls(db, states, polls, config.polling):
+            logger.info("feed %s", note)
     delivered = deliver_alerts(config)
     _emit_flag_events(stored["flags"])
 
@@ -161,7 +172,10 @@ def _cycle(config: Config, logger: Any) -> tuple[dict[str, Any], list[dict[str, 
         "status": "completed",
         "database": str(config.database),
         "seeds": seeds["seeds"],
+        "feeds_configured": len(states),
+        "feeds_disabled": sum(1 for s in states if not s.enabled),
         "feeds_polled": len(polls),
+        "feeds_not_modified": sum(1 for p in polls if p.not_modified),
         "feeds_failed": len(failed),
         "feed_errors": [p.error or p.status for p in failed],
         "entries_new": len(entries),
@@ -187,8 +201,9 @@ def _cycle(config: Config, logger: Any) -> tuple[dict[str, Any], list[dict[str, 
     task_runner=ThreadPoolTaskRunner(max_workers=8),
     log_prints=False,
 )
-def monitor(config_path: str = "dyadwatch.yaml") -> dict[str, Any]:
-    """One monitoring cycle: seeds, feeds, articles, detection, storage, alerts.
+def monitor(config_path: str = "dyadwatch.yaml", force: bool = False) -> dict[str, Any]:
+    """One monitoring cycle: seeds, the feeds that are due, articles, detection, storage,
+    alerts. With ``force``, every enabled feed is polled whether due or not.
 
     Returns a summary: counts, the feeds that failed and why, and the new flags of
     tracked pairs with their evidence sentences.
@@ -201,7 +216,7 @@ def monitor(config_path: str = "dyadwatch.yaml") -> dict[str, Any]:
         run_id = corpus.start_run(db, str(config.path), str(flow_run.id) if flow_run else None)
 
     try:
-        summary, flags = _cycle(config, logger)
+        summary, flags = _cycle(config, logger, force)
     except Exception as exc:
         # A crash still leaves a trace in the corpus: the run row says it failed and why.
         with corpus.open_corpus(config.database) as db:
@@ -231,11 +246,11 @@ def monitor(config_path: str = "dyadwatch.yaml") -> dict[str, Any]:
     return summary
 
 
-def run_once(config_path: str | Path) -> dict[str, Any]:
+def run_once(config_path: str | Path, force: bool = False) -> dict[str, Any]:
     """Run :func:`monitor` once in the foreground, without the heartbeat thread.
 
     Heartbeats let a server notice crashed runs of deployments; a one-off run started by
     hand does not need them, and stopping their thread costs about a second.
     """
     with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
-        return monitor(config_path=str(config_path))
+        return monitor(config_path=str(config_path), force=force)

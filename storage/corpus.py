@@ -42,10 +42,18 @@ TABLES: dict[str, dict[str, Any]] = {
             "documents": int,
             "etag": str,
             "last_modified": str,
+            "config_url": str,
+            "enabled": int,
+            "disabled_reason": str,
+            "next_poll": str,
+            "interval_s": int,
+            "ttl_s": int,
+            "last_success": str,
+            "newest_entry_at": str,
         },
         "pk": "id",
         "not_null": {"url"},
-        "defaults": {"consecutive_failures": 0, "entries_seen": 0, "documents": 0},
+        "defaults": {"consecutive_failures": 0, "entries_seen": 0, "documents": 0, "enabled": 1},
         "foreign_keys": [],
     },
     "documents": {
@@ -149,7 +157,10 @@ TABLES: dict[str, dict[str, Any]] = {
             "config": str,
             "flow_run_id": str,
             "seeds": int,
+            "feeds_configured": int,
+            "feeds_disabled": int,
             "feeds_polled": int,
+            "feeds_not_modified": int,
             "feeds_failed": int,
             "entries_new": int,
             "documents_new": int,
@@ -171,6 +182,7 @@ TABLES: dict[str, dict[str, Any]] = {
 
 INDEXES: list[tuple[str, list[str], bool]] = [
     ("feeds", ["url"], True),
+    ("feeds", ["config_url"], True),
     ("documents", ["url"], True),
     ("documents", ["feed_id", "guid"], False),
     ("documents", ["guid"], False),
@@ -247,6 +259,8 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
             for column, col_type in spec["columns"].items():
                 if column not in existing:
                     table.add_column(column, col_type)
+    # Feeds stored before feeds could move were polled at the URL they were configured with.
+    db.execute("update feeds set config_url = url where config_url is null")
     for name, columns, unique in INDEXES:
         db.table(name).create_index(columns, unique=unique, if_not_exists=True)
     for name, columns in FTS.items():
@@ -264,44 +278,23 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
 
 
 # -- feeds ---------------------------------------------------------------------------------
-def ensure_feed(db: sqlite_utils.Database, url: str, name: str | None) -> int:
-    """The id of the feed with ``url``, adding it if new."""
-    row = next(db.query("select id, name from feeds where url = ?", [url]), None)
-    if row:
-        if name and row["name"] != name:
-            db.table("feeds").update(row["id"], {"name": name})
-        return int(row["id"])
-    return int(db.table("feeds").insert({"url": url, "name": name, "added": now()}).last_pk)
-
-
-def record_poll(
-    db: sqlite_utils.Database,
-    feed_id: int,
-    *,
-    ok: bool,
-    status: str,
-    http_status: int | None,
-    error: str | None,
-    title: str | None = None,
-    site_url: str | None = None,
-    entries_seen: int = 0,
-) -> None:
-    """Record a poll's outcome in the feed's health columns."""
-    feed = db.table("feeds").get(feed_id)
-    update: dict[str, Any] = {
-        "last_polled": now(),
-        "last_status": status,
-        "last_http_status": http_status,
-        "last_error": error,
-        "consecutive_failures": 0 if ok else (feed["consecutive_failures"] or 0) + 1,
-    }
-    if ok:
-        update["entries_seen"] = entries_seen
-        if title:
-            update["title"] = title
-        if site_url:
-            update["site_url"] = site_url
-    db.table("feeds").update(feed_id, update)
+def ensure_feeds(db: sqlite_utils.Database, feeds: list[tuple[str, str | None]]) -> None:
+    """Add the configured feeds (``(url, name)``) that the corpus does not know yet, and
+    keep their names current; a feed is known by the URL it was configured with."""
+    known = {r["config_url"]: r["name"] for r in db.query("select config_url, name from feeds")}
+    stamp = now()
+    with db.conn:
+        for url, name in feeds:
+            if url not in known:
+                # A feed that moved to this URL gives it back: it is configured in its own right.
+                db.execute("update feeds set url = config_url where url = ?", [url])
+                db.execute(
+                    "insert into feeds (url, config_url, name, added, enabled) "
+                    "values (?, ?, ?, ?, 1)",
+                    [url, url, name, stamp],
+                )
+            elif name and known[url] != name:
+                db.execute("update feeds set name = ? where config_url = ?", [name, url])
 
 
 def refresh_feed_counts(db: sqlite_utils.Database) -> None:
