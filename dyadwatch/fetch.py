@@ -32,6 +32,7 @@ import httpx
 
 MAX_REDIRECTS = 5
 PERMANENT = {301, 308}
+REDIRECTS = {301, 302, 303, 307, 308}
 
 # The monotonic time by which the request running in this thread must be done.
 _DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar(
@@ -324,7 +325,17 @@ def _fetch(
             raise FetchError(current, f"unreachable ({type(exc).__name__}: {exc})") from None
         try:
             status = response.status_code
-            if response.is_redirect:
+            if status == 304:
+                return Fetched(
+                    url=current,
+                    status=304,
+                    content=b"",
+                    headers=_lower(response.headers),
+                    elapsed=time.monotonic() - started,
+                    moved_to=moved_to,
+                    requests=hop + 1,
+                )
+            if status in REDIRECTS:
                 location = response.headers.get("location")
                 if not location:
                     raise FetchError(
@@ -343,16 +354,6 @@ def _fetch(
                     moved_to = following
                 current = following
                 continue
-            if status == 304:
-                return Fetched(
-                    url=current,
-                    status=304,
-                    content=b"",
-                    headers=_lower(response.headers),
-                    elapsed=time.monotonic() - started,
-                    moved_to=moved_to,
-                    requests=hop + 1,
-                )
             if status >= 400:
                 raise FetchError(
                     current,

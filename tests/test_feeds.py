@@ -56,6 +56,24 @@ def test_not_a_feed(body: bytes) -> None:
         ("http://news.example:80", "http://news.example/"),
         ("https://news.example/a?fbclid=1&gclid=2", "https://news.example/a"),
         ("https://news.example:8443/a", "https://news.example:8443/a"),
+        # Redirect wrappers that carry their target are unwrapped, then normalised.
+        (
+            "https://www.google.com/url?rct=j&sa=t&url=https://News.Example/a%3Futm_medium%3Dx&ct=ga",
+            "https://news.example/a",
+        ),
+        (
+            "https://l.facebook.com/l.php?u=https%3A%2F%2Fnews.example%2Fb&h=AT0",
+            "https://news.example/b",
+        ),
+        (
+            "https://www.bing.com/news/apiclick.aspx?url=https%3A%2F%2Fnews.example%2Fc",
+            "https://news.example/c",
+        ),
+        # A wrapper without a usable target stays as it is.
+        (
+            "https://www.google.com/url?q=javascript:alert(1)",
+            "https://www.google.com/url?q=javascript%3Aalert%281%29",
+        ),
     ],
 )
 def test_canonical_url(url: str, expected: str) -> None:
