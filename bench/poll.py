@@ -124,7 +124,7 @@ class FeedHandler(BaseHTTPRequestHandler):
 
     protocol_version = "HTTP/1.1"  # keep-alive, as real feed servers do
     # Headers and body go out in two writes: without TCP_NODELAY, Nagle's algorithm and the
-    # client's delayed ACK stall some responses by 40 ms (as real servers, send at once).
+    # client's delayed ACK stall some responses by 40 ms (real servers send them at once).
     disable_nagle_algorithm = True
     server: FeedServer
 
@@ -176,7 +176,7 @@ class FeedHandler(BaseHTTPRequestHandler):
             self.wfile.write(body)
         self.server.counter.add(status)
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base's name
+    def log_message(self, format: str, *args: object) -> None:
         """Quiet: a benchmark does not log every request."""
 
 
@@ -279,7 +279,8 @@ def baseline(urls: list[str], counter: Counter) -> tuple[float, int, int]:
 
 
 def cycle(config: Config, counter: Counter) -> Cycle:
-    """Poll every feed as a run does (forced, so all are due) and record the outcome."""
+    """Poll every feed as a run does (forced, so all are due) and record the outcome; the
+    time includes opening the corpus (creating it, in the first cycle)."""
     before = counter.snapshot()
     started = time.perf_counter()
     with open_corpus(config.database) as db:
@@ -299,6 +300,7 @@ def peak_memory_mb() -> float:
 
 
 def report_failures(label: str, polls: list[FeedPoll], limit: int = 5) -> None:
+    """Print the first few failed polls (to stderr) with their readable errors."""
     for poll in polls[:limit]:
         print(f"  {label}: {poll.url}: {poll.status} ({poll.error})", file=sys.stderr)
     if len(polls) > limit:

@@ -22,7 +22,7 @@ from typing import Any
 import apprise
 import sqlite_utils
 
-from dyadwatch.config import redact_url
+from dyadwatch.config import Config, redact_url
 from storage import corpus
 
 log = logging.getLogger(__name__)
@@ -44,18 +44,19 @@ def channels(urls: list[str]) -> list[Channel]:
     ]
 
 
-def routes(
-    urls: list[str], alert_pairs: dict[str, tuple[tuple[str, str], ...]] | None = None
-) -> list[tuple[str, str, set[str] | None]]:
-    """Per channel: its id, its label and the pairs it wants (``None``: every tracked pair)."""
-    alert_pairs = alert_pairs or {}
+def routes(config: Config) -> list[tuple[str, str, set[str] | None, str]]:
+    """Per pair-alert channel: its id, its label, the pairs it wants (``None``: every tracked
+    pair) and the status its alerts start in (``digest`` for digest channels)."""
     return [
         (
             c.id,
             c.label,
-            {f"{a}-{b}" for a, b in alert_pairs[c.url]} if c.url in alert_pairs else None,
+            {f"{a}-{b}" for a, b in config.alert_pairs[c.url]}
+            if c.url in config.alert_pairs
+            else None,
+            "digest" if c.url in config.digest_channels else "pending",
         )
-        for c in channels(urls)
+        for c in channels(config.alerts)
     ]
 
 
@@ -85,11 +86,13 @@ def _marked(sentence: str, evidence: list[dict[str, Any]] | None) -> str:
 def format_alert(row: dict[str, Any]) -> tuple[str, str]:
     """Title and Markdown body of an alert: pair, headline, outlet, date, evidence, link."""
     a, b = row["pair"].split("-")
-    title = f"[dyadwatch] {a}–{b}: {row.get('title') or row.get('url')}"
+    updated = "updated " if row.get("kind") == "updated" else ""
+    title = f"[dyadwatch] {updated}{a}–{b}: {row.get('title') or row.get('url')}"
     evidence = json.loads(row["evidence"]) if row.get("evidence") else None
     outlet = row.get("sitename") or row.get("feed_title") or row.get("feed_name") or ""
     lines = [
-        f"**{a}–{b}** in *{row.get('title') or 'untitled'}*",
+        f"**{a}–{b}** in *{row.get('title') or 'untitled'}*"
+        + (" (updated: the story changed since the first alert)" if updated else ""),
         " · ".join(x for x in (outlet, (row.get("published") or "")[:10]) if x),
         "",
         f"> {_marked(row.get('sentence') or '', evidence)}",
@@ -114,15 +117,24 @@ def send(url: str, title: str, body: str) -> tuple[bool, str | None]:
     return False, error.replace(url, redact_url(url))[:500]
 
 
-def deliver_pending(db: sqlite_utils.Database, urls: list[str]) -> dict[str, int]:
-    """Deliver every due pending alert on the configured channels; return counts."""
-    by_id = {c.id: c for c in channels(urls)}
-    sent = failed = 0
+def deliver_pending(db: sqlite_utils.Database, config: Config) -> dict[str, int]:
+    """Deliver every due pending alert on the configured channels; return counts.
+
+    A channel with ``max_per_hour`` that has sent that many alerts in the last hour gets
+    the rest folded into its next digest (``folded``), not sent.
+    """
+    by_id = {c.id: c for c in channels(config.alerts)}
+    caps = {c.id: config.alert_caps[c.url] for c in by_id.values() if c.url in config.alert_caps}
+    sent = failed = folded = 0
     down: set[str] = set()
     for row in corpus.pending_alerts(db, by_id):
         channel = by_id[row["channel"]]
         if channel.id in down:
             continue  # one refused connection is enough to know the channel is down this run
+        cap = caps.get(channel.id)
+        if cap is not None and corpus.sent_within(db, channel.id, 3600) >= cap:
+            folded += corpus.fold_alert(db, row["id"])
+            continue
         if not corpus.claim_alert(db, row["id"]):
             continue  # another run (a manual one beside a scheduled one) is sending it
         title, body = format_alert(row)
@@ -134,4 +146,66 @@ def deliver_pending(db: sqlite_utils.Database, urls: list[str]) -> dict[str, int
             failed += 1
             down.add(channel.id)
             log.warning("alert %s to %s not delivered: %s", row["id"], channel.label, error)
-    return {"sent": sent, "failed": failed, "pending": corpus.count_pending(db, by_id)}
+    return {
+        "sent": sent,
+        "failed": failed,
+        "folded": folded,
+        "pending": corpus.count_pending(db, by_id),
+    }
+
+
+DIGEST_ITEMS = 60  # items listed in one digest message; the rest are counted
+
+
+def format_digest(rows: list[dict[str, Any]], label: str) -> tuple[str, str]:
+    """Title and Markdown body of a digest: counts per pair, then one line per story."""
+    per_pair: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        per_pair.setdefault(row["pair"], []).append(row)
+    counts = ", ".join(f"{p.replace('-', '–')} {len(r)}" for p, r in per_pair.items())
+    title = f"[dyadwatch] digest: {len(rows)} alert{'s' * (len(rows) != 1)} ({counts})"
+    lines: list[str] = []
+    listed = 0
+    for pair, items in per_pair.items():
+        lines.append(f"**{pair.replace('-', '–')}** ({len(items)})")
+        for row in items:
+            if listed >= DIGEST_ITEMS:
+                break
+            listed += 1
+            outlet = row.get("sitename") or row.get("feed_title") or row.get("feed_name") or ""
+            when = (row.get("published") or "")[:10]
+            extra = " · ".join(x for x in (outlet, when) if x)
+            updated = " (updated)" if row.get("kind") == "updated" else ""
+            lines.append(
+                f"- [{row.get('title') or row['url']}]({row['url']}){updated}"
+                + (f" — {extra}" if extra else "")
+            )
+        lines.append("")
+    if listed < len(rows):
+        lines.append(f"…and {len(rows) - listed} more (see the corpus).")
+    return title, "\n".join(lines).strip()
+
+
+def deliver_digests(db: sqlite_utils.Database, config: Config) -> dict[str, int]:
+    """Send one digest per channel with alerts waiting for it: digest channels' alerts and
+    alerts folded on capped channels. Returns ``{"digests", "alerts", "failed"}``."""
+    by_id = {c.id: c for c in channels(config.alerts)}
+    digests = carried = failed = 0
+    for channel_id in corpus.digest_channels(db):
+        channel = by_id.get(channel_id)
+        if channel is None:
+            continue  # a channel no longer configured keeps its queue
+        digest_id = corpus.claim_digest(db, channel.id, channel.label)
+        if digest_id is None:
+            continue
+        rows = corpus.digest_rows(db, digest_id)
+        title, body = format_digest(rows, channel.label)
+        ok, error = send(channel.url, title, body)
+        corpus.record_digest(db, digest_id, ok, error)
+        if ok:
+            digests += 1
+            carried += len(rows)
+        else:
+            failed += 1
+            log.warning("digest to %s not delivered: %s", channel.label, error)
+    return {"digests": digests, "alerts": carried, "failed": failed}

@@ -277,7 +277,11 @@ def feeds(config_path: Path, enable: str | None) -> None:
             f"last new entry {r['last_new_entry'] or 'never'}",
             f"every {_duration(r['interval_s'])}" if r["interval_s"] else None,
             f"next poll {r['next_poll']}" if r["next_poll"] and r["enabled"] != 0 else None,
-            f"{r['consecutive_failures']} failures in a row" if r["consecutive_failures"] else None,
+            (
+                f"{r['consecutive_failures']} failure{'s' * (r['consecutive_failures'] > 1)} in a row"
+                if r["consecutive_failures"]
+                else None
+            ),
         ]
         click.echo("                " + " · ".join(d for d in details if d))
         if r["config_url"] != r["url"]:
@@ -394,7 +398,7 @@ def rescore(config_path: Path, dry_run: bool, with_alerts: bool) -> None:
         if with_alerts and not dry_run and result.alerts_created:
             from dyadwatch.alerts import deliver_pending
 
-            sent = deliver_pending(db, config.alerts)["sent"]
+            sent = deliver_pending(db, config)["sent"]
     verb = "would change" if dry_run else "changed"
     click.echo(
         f"rules version {result.rules_version}: {result.documents} documents, "

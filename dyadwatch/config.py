@@ -39,6 +39,7 @@ KNOWN_KEYS = {
     "fetch",
     "polling",
 }
+ALERT_KEYS = {"apprise", "pairs", "mode", "max_per_hour", "admin"}
 DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
 
@@ -89,9 +90,15 @@ class Config:
     database: Path
     feeds: list[FeedConfig]
     pairs: list[tuple[str, str]] = field(default_factory=lambda: list(DEFAULT_PAIRS))
-    alerts: list[str] = field(default_factory=list)
+    alerts: list[str] = field(default_factory=list)  # channels for pair alerts
     # Channels that only want some pairs: URL -> pairs (every other channel gets all).
     alert_pairs: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
+    # Channels that get one digest per period instead of immediate alerts.
+    digest_channels: frozenset[str] = frozenset()
+    # Immediate channels with an hourly cap: URL -> alerts per hour; the rest fold into the
+    # next digest.
+    alert_caps: dict[str, int] = field(default_factory=dict)
+    admin_alerts: list[str] = field(default_factory=list)  # channels for pipeline health
     allow_private_addresses: bool = False
     seeds: Path | None = None
     topic_threshold: float = 0.35
@@ -243,6 +250,9 @@ def parse_config(data: Any, path: Path | None = None, base: Path | None = None) 
         raise ConfigError(f"{_where(path, 'alerts')}: expected a list of {{apprise: URL}} entries")
     alerts: list[str] = []
     alert_pairs: dict[str, tuple[tuple[str, str], ...]] = {}
+    digest: set[str] = set()
+    caps: dict[str, int] = {}
+    admin: list[str] = []
     for i, item in enumerate(alerts_raw):
         key = f"alerts[{i}]"
         if isinstance(item, str):
@@ -250,11 +260,11 @@ def parse_config(data: Any, path: Path | None = None, base: Path | None = None) 
         if not isinstance(item, dict) or not isinstance(item.get("apprise"), str):
             raise ConfigError(f"{_where(path, key)}: expected {{apprise: URL}}, got {item!r}")
         _string_keys(item, path, key)
-        extra = sorted(set(item) - {"apprise", "pairs"})
+        extra = sorted(set(item) - ALERT_KEYS)
         if extra:
             raise ConfigError(
                 f"{_where(path, key + '.' + extra[0])}: unknown key; expected 'apprise' and "
-                "optionally 'pairs'"
+                f"optionally {', '.join(repr(k) for k in sorted(ALERT_KEYS - {'apprise'}))}"
             )
         url = _expand_env(item["apprise"].strip(), path, key + ".apprise")
         if "://" not in url:
@@ -267,7 +277,31 @@ def parse_config(data: Any, path: Path | None = None, base: Path | None = None) 
                 f"{_where(path, key + '.apprise')}: {redact_url(url)} is not a URL Apprise "
                 "understands (see https://github.com/caronc/apprise/wiki for the formats)"
             )
+        if url in alerts or url in admin:
+            raise ConfigError(f"{_where(path, key + '.apprise')}: the same URL is listed twice")
+        is_admin = item.get("admin", False)
+        if not isinstance(is_admin, bool):
+            raise ConfigError(f"{_where(path, key + '.admin')}: expected true or false")
+        mode = item.get("mode", "immediate")
+        if mode not in ("immediate", "digest"):
+            raise ConfigError(
+                f"{_where(path, key + '.mode')}: expected 'immediate' or 'digest', got {mode!r}"
+            )
+        cap = item.get("max_per_hour")
+        if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or cap < 1):
+            raise ConfigError(
+                f"{_where(path, key + '.max_per_hour')}: expected a whole number of 1 or more, "
+                f"got {cap!r}"
+            )
+        if is_admin:
+            admin.append(url)
+            if "pairs" not in item:
+                continue  # an admin channel gets pair alerts only when it lists pairs
         alerts.append(url)
+        if mode == "digest":
+            digest.add(url)
+        if cap is not None:
+            caps[url] = cap
         if "pairs" in item:
             routed = _pairs(item["pairs"], path, key + ".pairs")
             unknown_pairs = [p for p in routed if p not in pairs]
@@ -351,6 +385,9 @@ def parse_config(data: Any, path: Path | None = None, base: Path | None = None) 
         pairs=pairs,
         alerts=alerts,
         alert_pairs=alert_pairs,
+        digest_channels=frozenset(digest),
+        alert_caps=caps,
+        admin_alerts=admin,
         allow_private_addresses=allow_private,
         seeds=_resolve(base, seeds_raw) if seeds_raw else None,
         topic_threshold=float(threshold),

@@ -69,7 +69,7 @@ def rescore(
     """Analyse every document again; replace its flags unless ``apply`` is false."""
     analyser = analyser_for(config)
     result = RescoreResult(rules_version=analyser.gazetteer.version)
-    channels = alert_routes(config.alerts, config.alert_pairs) if alerts else []
+    channels = alert_routes(config) if alerts else []
     ids = [r["id"] for r in db.query("select id from documents order by id")]
     for doc_id in ids:
         row = db.table("documents").get(doc_id)

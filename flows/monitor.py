@@ -68,7 +68,7 @@ def fetch_articles(
 @task(name="store_documents", cache_policy=NO_CACHE)
 def store_documents(records: list[dict[str, Any]], config: Config) -> dict[str, Any]:
     """Write the analysed articles, each atomically with its mentions, flags and alerts."""
-    channels = alerting.routes(config.alerts, config.alert_pairs)
+    channels = alerting.routes(config)
     with corpus.open_corpus(config.database) as db:
         return pipeline.store_records(db, records, channels)
 
@@ -77,7 +77,7 @@ def store_documents(records: list[dict[str, Any]], config: Config) -> dict[str, 
 def deliver_alerts(config: Config) -> dict[str, int]:
     """Deliver every pending alert through its Apprise channel; failures stay pending."""
     with corpus.open_corpus(config.database) as db:
-        return alerting.deliver_pending(db, config.alerts)
+        return alerting.deliver_pending(db, config)
 
 
 def _emit_flag_events(flags: list[dict[str, Any]]) -> None:

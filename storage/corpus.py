@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import sqlite_utils
 from sqlite_utils.db import Table
@@ -50,6 +51,7 @@ TABLES: dict[str, dict[str, Any]] = {
             "ttl_s": int,
             "last_success": str,
             "newest_entry_at": str,
+            "publish_gap_s": int,
         },
         "pk": "id",
         "not_null": {"url"},
@@ -142,11 +144,67 @@ TABLES: dict[str, dict[str, Any]] = {
             "next_attempt": str,
             "sent_at": str,
             "claimed_at": str,
+            "kind": str,  # new, or updated (a material update of a story already alerted)
+            "story_id": int,  # the story's first document: one alert per story, pair, channel
+            "digest_id": int,  # the digest that carried it, for digest and folded alerts
         },
         "pk": "id",
         "not_null": {"document_id", "pair", "channel", "status"},
-        "defaults": {"attempts": 0, "status": "pending"},
+        "defaults": {"attempts": 0, "status": "pending", "kind": "new"},
         "foreign_keys": [("document_id", "documents", "id"), ("flag_id", "pair_flags", "id")],
+    },
+    "digests": {
+        "columns": {
+            "id": int,
+            "channel": str,
+            "channel_label": str,
+            "created": str,
+            "sent_at": str,
+            "status": str,  # sending, sent, failed
+            "alerts": int,
+            "last_error": str,
+        },
+        "pk": "id",
+        "not_null": {"channel", "status"},
+        "defaults": {"alerts": 0},
+        "foreign_keys": [],
+    },
+    # Pipeline health: the current state of each (subject, condition), so that an admin
+    # alert goes out once per change of state, not once per run.
+    "health": {
+        "columns": {
+            "id": int,
+            "subject": str,
+            "condition": str,
+            "state": str,  # problem or ok
+            "detail": str,
+            "since": str,
+            "checked": str,
+        },
+        "pk": "id",
+        "not_null": {"subject", "condition", "state"},
+        "defaults": {},
+        "foreign_keys": [],
+    },
+    "health_alerts": {
+        "columns": {
+            "id": int,
+            "subject": str,
+            "condition": str,
+            "state": str,
+            "detail": str,
+            "channel": str,
+            "channel_label": str,
+            "status": str,
+            "attempts": int,
+            "last_error": str,
+            "created": str,
+            "sent_at": str,
+        },
+        "pk": "id",
+        "not_null": {"subject", "condition", "state", "channel", "status"},
+        "defaults": {"attempts": 0},
+        "foreign_keys": [],
     },
     "runs": {
         "columns": {
@@ -195,6 +253,10 @@ INDEXES: list[tuple[str, list[str], bool]] = [
     ("pair_flags", ["pair", "level"], False),
     ("alerts", ["document_id", "pair", "channel"], True),
     ("alerts", ["status"], False),
+    ("alerts", ["story_id", "pair", "channel"], False),
+    ("alerts", ["channel", "sent_at"], False),
+    ("health", ["subject", "condition"], True),
+    ("health_alerts", ["status"], False),
 ]
 
 FTS: dict[str, list[str]] = {"documents": ["title", "text"]}
@@ -261,6 +323,8 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
                     table.add_column(column, col_type)
     # Feeds stored before feeds could move were polled at the URL they were configured with.
     db.execute("update feeds set config_url = url where config_url is null")
+    db.execute("update alerts set story_id = document_id where story_id is null")
+    db.execute("update alerts set kind = 'new' where kind is null")
     for name, columns, unique in INDEXES:
         db.table(name).create_index(columns, unique=unique, if_not_exists=True)
     for name, columns in FTS.items():
@@ -343,9 +407,12 @@ def store_document(
 
     ``document['url']`` is the natural key: a document stored again (an edited seed) has its
     mentions and flags replaced. A document whose text is already stored under another URL
-    is kept and linked to the first copy (``duplicate_of``) and raises no alerts. Alert rows
-    are created for each pair in ``alert_pairs`` and each ``(channel id, label)``, once per
-    document, pair and channel: the outbox that delivery works from.
+    is kept and linked to the first copy (``duplicate_of``) and raises no alerts; so is a
+    feed story under the same headline within 48 hours, unless its text changed materially,
+    which gives one "updated" alert per story, pair and channel. Alert rows are created for
+    each pair in ``alert_pairs`` and each ``(channel id, label, pairs or None, status)``
+    route: the outbox that delivery works from. ``status`` is ``digest`` for channels that
+    get digests.
 
     Returns ``{"id", "created", "changed", "new_flags", "alerts"}``.
     """
@@ -428,18 +495,44 @@ def store_document(
             if row["pair"] not in old_pairs:
                 new_flags.append({**row, "id": flag_ids[row["pair"]]})
         alerts = 0
-        if document["duplicate_of"] is None:
-            channels = list(alert_channels)
+        story = document["duplicate_of"]
+        if story is None or material_update(db, story, document):
             for pair in alert_pairs:
                 if pair not in flag_ids:
                     continue
-                for channel, label, *route in channels:
+                for channel, label, *route in alert_channels:
                     if route and route[0] is not None and pair not in route[0]:
                         continue  # this channel only wants some pairs
+                    kind = "new"
+                    if story is not None:
+                        told = {
+                            r["kind"]
+                            for r in db.query(
+                                "select kind from alerts where story_id = ? and pair = ? "
+                                "and channel = ?",
+                                [story, pair, channel],
+                            )
+                        }
+                        if "updated" in told:
+                            continue  # a story gives at most one "updated" alert
+                        kind = "updated" if told else "new"
+                    status = route[1] if len(route) > 1 else "pending"
                     cursor = db.execute(
-                        "insert or ignore into alerts (document_id, flag_id, pair, channel, channel_label, "
-                        "status, attempts, created, next_attempt) values (?, ?, ?, ?, ?, 'pending', 0, ?, ?)",
-                        [doc_id, flag_ids[pair], pair, channel, label, stamp, stamp],
+                        "insert or ignore into alerts (document_id, flag_id, pair, channel, "
+                        "channel_label, status, attempts, created, next_attempt, kind, story_id) "
+                        "values (?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?)",
+                        [
+                            doc_id,
+                            flag_ids[pair],
+                            pair,
+                            channel,
+                            label,
+                            status,
+                            stamp,
+                            stamp,
+                            kind,
+                            story if story is not None else doc_id,
+                        ],
                     )
                     alerts += cursor.rowcount
     return {
@@ -452,6 +545,32 @@ def store_document(
 
 
 STORY_WINDOW_S = 48 * 3600
+MATERIAL_OVERLAP = 0.8  # a later version sharing less of its vocabulary is a material update
+
+
+def material_update(db: sqlite_utils.Database, story: int, document: dict[str, Any]) -> bool:
+    """Whether a document is a material update of an earlier story: the same outlet (feed or
+    host) republished it under the same headline with a text that shares less than 80% of
+    its words (Jaccard) with the first version. Copies from other outlets are syndication,
+    and identical texts or small corrections are not material."""
+    first = db.execute(
+        "select text, content_hash, feed_id, url from documents where id = ?", [story]
+    ).fetchone()
+    if first is None or first[1] == document["content_hash"]:
+        return False
+    same_feed = first[2] is not None and first[2] == document.get("feed_id")
+    if not same_feed and _host(first[3]) != _host(document["url"]):
+        return False
+    before = set(re.findall(r"\w+", first[0].lower()))
+    after = set(re.findall(r"\w+", document["text"].lower()))
+    if not before or not after:
+        return False
+    return len(before & after) / len(before | after) < MATERIAL_OVERLAP
+
+
+def _host(url: str) -> str:
+    host = urlsplit(url).hostname or ""
+    return host.removeprefix("www.")
 
 
 def title_key(title: str | None) -> str | None:
@@ -553,6 +672,7 @@ def pending_alerts(db: sqlite_utils.Database, channels: Iterable[str]) -> list[d
         db.query(
             f"""
             select alerts.id, alerts.pair, alerts.channel, alerts.attempts, alerts.document_id,
+                   alerts.kind,
                    documents.title, documents.url, documents.sitename, documents.published,
                    feeds.name as feed_name, feeds.title as feed_title,
                    pair_flags.sentence, pair_flags.aliases, pair_flags.evidence
@@ -631,6 +751,116 @@ def record_delivery(
                 "next_attempt": datetime.fromtimestamp(later, UTC).isoformat(timespec="seconds"),
             },
         )
+
+
+def sent_within(db: sqlite_utils.Database, channel: str, seconds: float) -> int:
+    """Alerts sent one by one on a channel in the last ``seconds`` (digests not counted)."""
+    return int(
+        db.execute(
+            "select count(*) from alerts where channel = ? and status = 'sent' "
+            "and digest_id is null and sent_at >= ?",
+            [channel, _ago(seconds)],
+        ).fetchone()[0]
+    )
+
+
+def fold_alert(db: sqlite_utils.Database, alert_id: int) -> bool:
+    """Move a pending alert into its channel's next digest (the channel is over its cap)."""
+    cursor = db.execute(
+        "update alerts set status = 'digest' where id = ? and status = 'pending'", [alert_id]
+    )
+    return cursor.rowcount == 1
+
+
+def digest_channels(db: sqlite_utils.Database) -> list[str]:
+    """Channels with alerts waiting for a digest."""
+    return [r[0] for r in db.execute("select distinct channel from alerts where status = 'digest'")]
+
+
+def claim_digest(db: sqlite_utils.Database, channel: str, label: str) -> int | None:
+    """Take every alert waiting for a digest on ``channel`` into a new digest, atomically;
+    ``None`` when there is nothing (or another run took it). A digest claimed by a run that
+    died more than ten minutes ago is given back first."""
+    with db.atomic():
+        stale = [
+            r[0]
+            for r in db.execute(
+                "select id from digests where channel = ? and status = 'sending' and created <= ?",
+                [channel, _ago(STALE_CLAIM_S)],
+            )
+        ]
+        for digest_id in stale:
+            db.execute(
+                "update alerts set status = 'digest', digest_id = null where digest_id = ? "
+                "and status = 'digesting'",
+                [digest_id],
+            )
+            db.execute(
+                "update digests set status = 'failed', last_error = 'abandoned' where id = ?",
+                [digest_id],
+            )
+        digest_id = int(
+            db.table("digests")
+            .insert(
+                {"channel": channel, "channel_label": label, "created": now(), "status": "sending"}
+            )
+            .last_pk
+        )
+        cursor = db.execute(
+            "update alerts set status = 'digesting', digest_id = ? where channel = ? "
+            "and status = 'digest'",
+            [digest_id, channel],
+        )
+        if cursor.rowcount == 0:
+            db.execute("delete from digests where id = ?", [digest_id])
+            return None
+        db.execute("update digests set alerts = ? where id = ?", [cursor.rowcount, digest_id])
+    return digest_id
+
+
+def digest_rows(db: sqlite_utils.Database, digest_id: int) -> list[dict[str, Any]]:
+    """The alerts of a digest with their documents, by pair then date."""
+    return list(
+        db.query(
+            """
+            select alerts.id, alerts.pair, alerts.kind, documents.title, documents.url,
+                   documents.sitename, documents.published, feeds.title as feed_title,
+                   feeds.name as feed_name, pair_flags.sentence
+            from alerts
+            join documents on documents.id = alerts.document_id
+            left join feeds on feeds.id = documents.feed_id
+            left join pair_flags on pair_flags.id = alerts.flag_id
+            where alerts.digest_id = ?
+            order by alerts.pair, coalesce(documents.published, documents.fetched) desc
+            """,
+            [digest_id],
+        )
+    )
+
+
+def record_digest(db: sqlite_utils.Database, digest_id: int, ok: bool, error: str | None) -> None:
+    """Mark a digest and its alerts sent, or give its alerts back for the next digest."""
+    stamp = now()
+    with db.atomic():
+        if ok:
+            db.execute(
+                "update alerts set status = 'sent', sent_at = ?, attempts = attempts + 1 "
+                "where digest_id = ?",
+                [stamp, digest_id],
+            )
+            db.execute(
+                "update digests set status = 'sent', sent_at = ? where id = ?", [stamp, digest_id]
+            )
+        else:
+            db.execute(
+                "update alerts set status = 'digest', digest_id = null, attempts = attempts + 1, "
+                "last_error = ? where digest_id = ?",
+                [error, digest_id],
+            )
+            db.execute(
+                "update digests set status = 'failed', last_error = ? where id = ?",
+                [error, digest_id],
+            )
 
 
 # -- runs ----------------------------------------------------------------------------------

@@ -89,3 +89,36 @@ def test_every_command_is_documented_in_the_readme() -> None:
     readme = (PROJECT / "README.md").read_text(encoding="utf-8")
     for name in main.commands:
         assert f"dyadwatch {name}" in readme, name
+
+
+def test_feeds_shows_health_and_reenables(loopback, write_config, tmp_path) -> None:
+    from dyadwatch import pipeline
+    from dyadwatch.config import load_config
+    from storage.corpus import open_corpus
+
+    loopback.routes["/gone"] = (410, {}, b"")
+    loopback.routes["/down"] = (500, {}, b"")
+    path = write_config(
+        {
+            "database": str(tmp_path / "f.db"),
+            "seeds": None,
+            "feeds": [
+                {"url": f"{loopback.base}/gone", "name": "Gone Gazette"},
+                f"{loopback.base}/down",
+            ],
+            "network": {"allow_private_addresses": True},
+        }
+    )
+    with open_corpus(tmp_path / "f.db") as db:
+        pipeline.ingest(db, load_config(path))
+    shown = CliRunner().invoke(main, ["feeds", "--config", str(path)])
+    assert shown.exit_code == 0, shown.output
+    assert "DISABLED  Gone Gazette" in shown.output and "HTTP 410 Gone" in shown.output
+    assert "http 500" in shown.output and "1 failure in a row" in shown.output
+    enabled = CliRunner().invoke(
+        main, ["feeds", "--config", str(path), "--enable", f"{loopback.base}/gone"]
+    )
+    assert enabled.exit_code == 0 and "Enabled" in enabled.output
+    assert "DISABLED" not in CliRunner().invoke(main, ["feeds", "--config", str(path)]).output
+    unknown = CliRunner().invoke(main, ["feeds", "--config", str(path), "--enable", "http://x/"])
+    assert unknown.exit_code == 2 and "no feed with the URL http://x/" in unknown.output

@@ -105,7 +105,7 @@ def test_alert_channels_can_be_routed_to_some_pairs(write_config) -> None:
         )
     )
     assert config.alert_pairs == {"json://h/isr-rus": (("ISR", "RUS"),)}
-    assert [r[2] for r in routes(config.alerts, config.alert_pairs)] == [None, {"ISR-RUS"}]
+    assert [r[2] for r in routes(config)] == [None, {"ISR-RUS"}]
     with pytest.raises(
         ConfigError, match=r"alerts\[0\].pairs: \['CHN', 'RUS'\] is not a tracked pair"
     ):
