@@ -155,9 +155,10 @@ class _DeadlineTransport(httpx.HTTPTransport):
     """httpx's transport over :class:`_DeadlineBackend` (direct connections only)."""
 
     def __init__(self, limits: httpx.Limits) -> None:
-        super().__init__(limits=limits)
+        context = httpx.create_ssl_context()
+        super().__init__(limits=limits, verify=context)
         self._pool = httpcore.ConnectionPool(
-            ssl_context=httpx.create_ssl_context(),
+            ssl_context=context,
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,
@@ -174,8 +175,10 @@ def make_client(
     for gzip and deflate and leaves bodies as they arrive. Proxies set in the environment
     are honoured (through httpx's own transport).
     """
+    # As many kept-alive connections as connections: httpcore counts busy ones against the
+    # keep-alive limit too, and a lower limit closes connections that are about to be reused.
     limits = httpx.Limits(
-        max_connections=max_connections, max_keepalive_connections=max(4, max_connections // 2)
+        max_connections=max_connections, max_keepalive_connections=max_connections
     )
     return httpx.Client(
         timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
@@ -314,7 +317,12 @@ def _fetch(
                     connect=min(remaining, client.timeout.connect or remaining),
                 ),
             )
-            response = client.send(request, stream=True)
+            try:
+                response = client.send(request, stream=True)
+            except (httpx.ReadError, httpx.RemoteProtocolError, httpx.WriteError):
+                # A kept-alive connection the server (or the pool) had just closed: one
+                # fresh attempt, as browsers do for idempotent requests.
+                response = client.send(request, stream=True)
         except httpx.TimeoutException:
             if time.monotonic() >= deadline:
                 raise FetchError(
@@ -326,6 +334,7 @@ def _fetch(
         try:
             status = response.status_code
             if status == 304:
+                response.read()  # nothing to read, but it lets the connection be reused
                 return Fetched(
                     url=current,
                     status=304,

@@ -104,18 +104,21 @@ def is_due(state: FeedState, now: datetime) -> bool:
     return when is None or when <= now
 
 
-def publishing_interval(dates: Iterable[str | None], now: datetime) -> float | None:
+def publishing_interval(dates: Iterable[str | None], now: datetime | None) -> float | None:
     """The feed's typical gap between entries, from its recent entries' dates, in seconds.
 
-    The median gap of the 20 newest distinct dates, or ``None`` with fewer than 3. When the
-    newest entry is older than that gap, the feed has gone quieter: the time since its newest
-    entry is used instead, so a feed that stopped publishing is polled less and less.
+    The median gap of the 20 newest distinct dates, or ``None`` with fewer than 3. Given
+    ``now``, a feed whose newest entry is older than that has gone quieter: half the time
+    since its newest entry is used instead, so a feed that stopped publishing is polled less
+    and less.
     """
     stamps = sorted({d for d in (_parse(x) for x in dates) if d is not None}, reverse=True)[:20]
     if len(stamps) < 3:
         return None
     gaps = [(a - b).total_seconds() for a, b in zip(stamps, stamps[1:], strict=False)]
     typical = median(gaps)
+    if now is None:
+        return typical
     quiet = (now - stamps[0]).total_seconds()
     return max(typical, quiet / 2)
 
@@ -176,6 +179,9 @@ def schedule(
                 published_every = max(2 * state.interval_s, (now - stale).total_seconds() / 2)
         else:
             published_every = publishing_interval(dates, now)
+            gap = publishing_interval(dates, None)
+            if gap is not None:
+                row["publish_gap_s"] = int(gap)
         interval = next_interval(
             state.interval_s,
             polling,
@@ -401,5 +407,6 @@ def record_polls(
                 else:
                     row["url"] = poll.moved_to
                     notes.append(f"{state.url} moved permanently to {poll.moved_to}")
-            db.table("feeds").update(state.feed_id, row)
+            columns = ", ".join(f"[{k}] = ?" for k in row)
+            db.execute(f"update feeds set {columns} where id = ?", [*row.values(), state.feed_id])
     return notes
