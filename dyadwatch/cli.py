@@ -235,6 +235,28 @@ def run(config_path: Path, force: bool) -> None:
 
 @main.command()
 @config_option
+def digest(config_path: Path) -> None:
+    """Send the waiting digests now (digest channels, and alerts folded by hourly caps)."""
+    from dyadwatch.alerts import deliver_digests
+    from storage.corpus import CorpusError, open_corpus
+
+    try:
+        config = load_config(config_path)
+        db = open_corpus(config.database)
+    except (ConfigError, CorpusError) as exc:
+        _fail(str(exc))
+    with db:
+        result = deliver_digests(db, config)
+    click.echo(
+        f"{result['digests']} digest(s) sent carrying {result['alerts']} alert(s); "
+        f"{result['failed']} failed (their alerts wait for the next digest)"
+    )
+    if result["failed"]:
+        sys.exit(1)
+
+
+@main.command()
+@config_option
 @click.option("--enable", "enable", metavar="URL", default=None, help="Re-enable a feed.")
 def feeds(config_path: Path, enable: str | None) -> None:
     """Show each configured feed's health and schedule (or re-enable a disabled feed)."""
@@ -451,15 +473,19 @@ def browse(database: Path | None, port: int, live: bool) -> None:
 @main.command()
 @config_option
 @click.option("--cron", default="*/15 * * * *", show_default=True, help="Schedule of the monitor.")
-def serve(config_path: Path, cron: str) -> None:
-    """Run the monitor on its schedule, on this machine, until stopped (Ctrl-C)."""
+@click.option(
+    "--digest-cron", default="0 7 * * *", show_default=True, help="Schedule of the digest (UTC)."
+)
+def serve(config_path: Path, cron: str, digest_cron: str) -> None:
+    """Run the monitor and the daily digest on their schedules, on this machine, until
+    stopped (Ctrl-C); the rescore deployment is served too, to run by hand."""
     from flows.serve import serve_schedule
 
     try:
         load_config(config_path)
     except ConfigError as exc:
         _fail(str(exc))
-    serve_schedule(config_path.resolve(), cron)
+    serve_schedule(config_path.resolve(), cron, digest_cron)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import sqlite_utils
 
+from dyadwatch import health
 from dyadwatch.actors import Detection, Gazetteer, load_gazetteer
 from dyadwatch.config import Config
 from dyadwatch.extract import extract_article
@@ -324,7 +325,8 @@ def ingest(
     # Last: a feed's validators and schedule advance only once its entries are stored, so a
     # run killed before this point polls the feed again in full and loses no entry.
     record_polls(db, states, polls, config.polling)
-    return {**stored, "polls": polls}
+    changes = health.check(db, config)
+    return {**stored, "polls": polls, "health_changes": changes}
 
 
 def unique_entries(polls: list[FeedPoll]) -> list[tuple[Entry, int | None]]:

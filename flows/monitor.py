@@ -34,7 +34,7 @@ from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settin
 from prefect.task_runners import ThreadPoolTaskRunner  # noqa: E402
 
 from dyadwatch import alerts as alerting  # noqa: E402
-from dyadwatch import pipeline  # noqa: E402
+from dyadwatch import health, pipeline  # noqa: E402
 from dyadwatch.config import Config, load_config  # noqa: E402
 from dyadwatch.feeds import Entry  # noqa: E402
 from dyadwatch.polling import FeedPoll, FeedState, load_states, poll_many, record_polls  # noqa: E402
@@ -75,9 +75,13 @@ def store_documents(records: list[dict[str, Any]], config: Config) -> dict[str, 
 
 @task(name="deliver_alerts", cache_policy=NO_CACHE)
 def deliver_alerts(config: Config) -> dict[str, int]:
-    """Deliver every pending alert through its Apprise channel; failures stay pending."""
+    """Deliver every pending alert through its Apprise channel (failures stay pending,
+    alerts over a channel's hourly cap fold into its next digest), then the pipeline-health
+    alerts to the admin channels."""
     with corpus.open_corpus(config.database) as db:
-        return alerting.deliver_pending(db, config)
+        delivered = alerting.deliver_pending(db, config)
+        health_sent = health.deliver(db, config)
+    return {**delivered, "health_sent": health_sent["sent"]}
 
 
 def _emit_flag_events(flags: list[dict[str, Any]]) -> None:
@@ -165,6 +169,14 @@ def _cycle(
     with corpus.open_corpus(config.database) as db:
         for note in record_polls(db, states, polls, config.polling):
             logger.info("feed %s", note)
+        changes = health.check(db, config)
+    for change in changes:
+        logger.warning(
+            "health: %s %s: %s",
+            change.condition,
+            "problem" if change.problem else "cleared",
+            change.detail,
+        )
     delivered = deliver_alerts(config)
     _emit_flag_events(stored["flags"])
 
@@ -186,6 +198,10 @@ def _cycle(
         "alerts_sent": delivered["sent"],
         "alerts_failed": delivered["failed"],
         "alerts_pending": delivered["pending"],
+        "alerts_folded": delivered["folded"],
+        "health_changes": [
+            f"{c.condition} {'problem' if c.problem else 'cleared'}: {c.detail}" for c in changes
+        ],
         "new_flags": [
             {k: f.get(k) for k in ("pair", "title", "url", "sentence", "aliases")}
             for f in stored["flags"]

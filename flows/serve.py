@@ -80,8 +80,11 @@ class LocalPrefectServer:
                 self.process.wait()
 
 
-def serve_schedule(config_path: Path, cron: str = "*/15 * * * *") -> None:
-    """Serve the monitor deployment on ``cron`` until interrupted."""
+def serve_schedule(
+    config_path: Path, cron: str = "*/15 * * * *", digest_cron: str = "0 7 * * *"
+) -> None:
+    """Serve the monitor on ``cron``, the digest on ``digest_cron`` and the manual rescore,
+    until interrupted."""
     apply_defaults()
     server = None
     if not os.environ.get("PREFECT_API_URL"):
@@ -104,20 +107,40 @@ def serve_schedule(config_path: Path, cron: str = "*/15 * * * *") -> None:
         # Imported only now: Prefect reads PREFECT_API_URL when it is first imported.
         from prefect import serve
 
+        from flows.digest import digest
         from flows.monitor import monitor
+        from flows.rescore import rescore
 
-        deployment = monitor.to_deployment(
-            name="monitor",
-            cron=cron,
-            parameters={"config_path": str(config_path)},
-            concurrency_limit=1,
-            description="Poll the configured feeds, flag tracked pairs, send alerts.",
-        )
+        parameters = {"config_path": str(config_path)}
+        deployments = [
+            monitor.to_deployment(
+                name="monitor",
+                cron=cron,
+                parameters=parameters,
+                concurrency_limit=1,
+                description="Poll the due feeds, flag tracked pairs, send alerts.",
+            ),
+            digest.to_deployment(
+                name="digest",
+                cron=digest_cron,
+                parameters=parameters,
+                concurrency_limit=1,
+                description="Send one digest per channel with alerts waiting for it.",
+            ),
+            rescore.to_deployment(
+                name="rescore",
+                parameters=parameters,
+                concurrency_limit=1,
+                description="Re-apply the current gazetteer to the stored corpus (manual).",
+            ),
+        ]
         print(
-            f"Serving dyadwatch-monitor/monitor on '{cron}' with {config_path}. Ctrl-C stops.",
+            f"Serving dyadwatch-monitor/monitor on '{cron}', dyadwatch-digest/digest on "
+            f"'{digest_cron}' and dyadwatch-rescore/rescore (manual) with {config_path}. "
+            "Ctrl-C stops.",
             flush=True,
         )
-        serve(deployment)
+        serve(*deployments)
     except KeyboardInterrupt:
         pass
     finally:

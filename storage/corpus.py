@@ -228,6 +228,7 @@ TABLES: dict[str, dict[str, Any]] = {
             "alerts_sent": int,
             "alerts_failed": int,
             "alerts_pending": int,
+            "alerts_folded": int,
             "duration_s": float,
             "error": str,
         },

@@ -8,7 +8,6 @@ import sys
 
 import httpx
 import pytest
-import yaml
 
 from flows.serve import LocalPrefectServer
 from tests.conftest import PROJECT
@@ -39,16 +38,29 @@ def test_prefect_deploy_all(tmp_path) -> None:
         deployed = prefect("--no-prompt", "deploy", "--all")
         assert deployed.returncode == 0, deployed.stdout[-3000:] + deployed.stderr[-3000:]
 
-        [deployment] = httpx.post(f"{server.api_url}/deployments/filter", json={}).json()
-        spec = yaml.safe_load((PROJECT / "prefect.yaml").read_text())["deployments"][0]
-        assert deployment["name"] == spec["name"] == "monitor"
-        assert deployment["entrypoint"] == "flows/monitor.py:monitor"
-        assert deployment["parameters"] == {"config_path": "dyadwatch.yaml"}
-        assert [s["schedule"]["cron"] for s in deployment["schedules"]] == ["*/15 * * * *"]
-        # No overlapping runs: a limit of one, and a run that would collide is cancelled.
-        assert deployment["global_concurrency_limit"]["limit"] == 1
-        assert deployment["concurrency_options"]["collision_strategy"] == "CANCEL_NEW"
-        assert deployment["work_pool_name"] == "local"
+        deployments = {
+            d["name"]: d for d in httpx.post(f"{server.api_url}/deployments/filter", json={}).json()
+        }
+        assert sorted(deployments) == ["digest", "monitor", "rescore"]
+        monitor, digest, rescore = (deployments[n] for n in ("monitor", "digest", "rescore"))
+        assert monitor["entrypoint"] == "flows/monitor.py:monitor"
+        assert monitor["parameters"] == {"config_path": "dyadwatch.yaml", "force": False}
+        assert [s["schedule"]["cron"] for s in monitor["schedules"]] == ["*/15 * * * *"]
+        assert digest["entrypoint"] == "flows/digest.py:digest"
+        assert digest["parameters"] == {"config_path": "dyadwatch.yaml"}
+        assert [s["schedule"]["cron"] for s in digest["schedules"]] == ["0 7 * * *"]
+        assert rescore["entrypoint"] == "flows/rescore.py:rescore"
+        assert rescore["schedules"] == []  # run by hand
+        assert rescore["parameters"] == {
+            "config_path": "dyadwatch.yaml",
+            "dry_run": False,
+            "alerts": False,
+        }
+        for deployment in deployments.values():
+            # No overlapping runs: a limit of one, and a run that would collide is cancelled.
+            assert deployment["global_concurrency_limit"]["limit"] == 1
+            assert deployment["concurrency_options"]["collision_strategy"] == "CANCEL_NEW"
+            assert deployment["work_pool_name"] == "local"
     finally:
         server.stop()
         os.environ["PREFECT_HOME"] = saved
