@@ -229,7 +229,13 @@ def run(config_path: Path, force: bool) -> None:
         open_corpus(config.database).close()
     except (ConfigError, CorpusError) as exc:
         _fail(str(exc))
-    summary = run_flow(config_path, force=force)
+    if sys.stdout.isatty():
+        from dyadwatch import progress
+
+        with progress.bars():
+            summary = run_flow(config_path, force=force)
+    else:
+        summary = run_flow(config_path, force=force)
     print_summary(summary, config.pairs, time.monotonic() - started)
 
 

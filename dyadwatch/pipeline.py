@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import lru_cache
@@ -19,7 +22,7 @@ from typing import Any
 import httpx
 import sqlite_utils
 
-from dyadwatch import health
+from dyadwatch import health, parallel, progress
 from dyadwatch.actors import Detection, Gazetteer, load_gazetteer
 from dyadwatch.config import Config
 from dyadwatch.extract import extract_article
@@ -28,6 +31,7 @@ from dyadwatch.fetch import FetchError, fetch, make_client
 from dyadwatch.polling import (
     FeedPoll,
     FeedState,
+    host_slot,
     is_due,
     load_states,
     poll_many,
@@ -100,11 +104,16 @@ def _analyser(seeds: str | None, threshold: float, pairs: tuple[tuple[str, str],
     return Analyser(gazetteer, TopicModel.build(gazetteer, texts, threshold), set(pairs))
 
 
+_ANALYSER_LOCK = threading.Lock()
+
+
 def analyser_for(config: Config) -> Analyser:
-    """The analyser for a configuration (built once per process and cached)."""
-    return _analyser(
-        str(config.seeds) if config.seeds else None, config.topic_threshold, tuple(config.pairs)
-    )
+    """The analyser for a configuration (built once per process and cached; the lock keeps
+    concurrent tasks from each building their own on first use)."""
+    with _ANALYSER_LOCK:
+        return _analyser(
+            str(config.seeds) if config.seeds else None, config.topic_threshold, tuple(config.pairs)
+        )
 
 
 def parse_date(value: str | None) -> date | None:
@@ -207,41 +216,72 @@ def select_new(db: sqlite_utils.Database, polls: list[FeedPoll]) -> int:
     return count
 
 
-def fetch_article(entry: Entry, config: Config, client: httpx.Client) -> dict[str, Any]:
-    """Fetch an entry's page and extract its text; fall back to the feed's summary.
+@dataclass
+class PageJob:
+    """A fetched page (or why there is none) waiting for extraction and analysis."""
 
-    Returns a ``documents`` record (without analysis). ``text_source`` says where the text
-    came from: ``page`` or ``summary``; ``fetch_error`` keeps why the page was not used.
-    """
-    url = canonical_url(entry.link)
+    entry: Entry
+    feed_id: int | None
+    fetched: str
+    content: bytes | None = None
+    page_url: str | None = None
+    error: str | None = None
+
+
+PAGE_RETRY_DELAY_S = 1.0
+
+
+def fetch_page(entry: Entry, feed_id: int | None, config: Config, client: httpx.Client) -> PageJob:
+    """Fetch an entry's page (HTML only); a transient failure (time-out, 5xx, 429, refused
+    connection) is tried once more. Never raises: the error is kept in the job."""
+    job = PageJob(entry, feed_id, corpus.now())
+    for attempt in (1, 2):
+        try:
+            with host_slot(entry.link, config.polling.per_host):
+                page = fetch(
+                    client,
+                    entry.link,
+                    max_bytes=config.fetch.max_page_bytes,
+                    total_timeout=config.fetch.timeout * 3,
+                    allow_private=config.allow_private_addresses,
+                    accept=HTML_TYPES,  # a PDF, image or video is not downloaded at all
+                )
+            job.content, job.page_url, job.error = page.content, page.url, None
+            return job
+        except FetchError as exc:
+            job.error = str(exc)
+            if attempt == 2 or not exc.transient or (exc.retry_after or 0) > 10:
+                return job
+            time.sleep(PAGE_RETRY_DELAY_S)
+        except Exception as exc:  # a broken page must not stop the run
+            job.error = f"{entry.link}: {type(exc).__name__}: {exc}"
+            return job
+    return job
+
+
+def page_document(job: PageJob) -> dict[str, Any]:
+    """The ``documents`` record of a fetched page: its extracted text and metadata, or the
+    feed's title and summary when the page failed. ``text_source`` says which (``page`` or
+    ``summary``); ``fetch_error`` keeps why the page was not used."""
+    entry = job.entry
     doc: dict[str, Any] = {
-        "url": url,
+        "url": canonical_url(entry.link),
         "guid": entry.guid,
         "origin": "feed",
         "title": entry.title or None,
         "summary": entry.summary or None,
         "author": entry.author,
         "published": entry.published,
-        "fetched": corpus.now(),
+        "fetched": job.fetched,
     }
-    error = None
-    extracted = None
-    try:
-        page = fetch(
-            client,
-            entry.link,
-            max_bytes=config.fetch.max_page_bytes,
-            total_timeout=config.fetch.timeout * 3,
-            allow_private=config.allow_private_addresses,
-            accept=HTML_TYPES,  # a PDF, image or video is not downloaded at all
-        )
-        extracted = extract_article(page.content, url=page.url)
-        if extracted is None:
-            error = f"{entry.link}: no article text found in the page"
-    except FetchError as exc:
-        error = str(exc)
-    except Exception as exc:  # a page that breaks the extractor must not stop the run
-        error = f"{entry.link}: extraction failed ({type(exc).__name__}: {exc})"
+    error, extracted = job.error, None
+    if job.content is not None:
+        try:
+            extracted = extract_article(job.content, url=job.page_url)
+            if extracted is None:
+                error = f"{entry.link}: no article text found in the page"
+        except Exception as exc:  # a page that breaks the extractor must not stop the run
+            error = f"{entry.link}: extraction failed ({type(exc).__name__}: {exc})"
     if extracted is not None:
         doc.update(
             title=entry.title or extracted.title,
@@ -258,20 +298,52 @@ def fetch_article(entry: Entry, config: Config, client: httpx.Client) -> dict[st
     return doc
 
 
+def fetch_article(entry: Entry, config: Config, client: httpx.Client) -> dict[str, Any]:
+    """Fetch an entry's page and extract its text (see :func:`page_document`)."""
+    return page_document(fetch_page(entry, None, config, client))
+
+
+def analyse_page(job: PageJob, config: Config) -> dict[str, Any] | None:
+    """Extract and analyse one fetched page: the CPU-bound half, run in worker processes."""
+    doc = page_document(job)
+    if not doc["text"]:
+        return None
+    doc["feed_id"] = job.feed_id
+    return analysed_document(analyser_for(config), doc)
+
+
 def fetch_and_analyse(
-    entries: list[Entry], feed_ids: list[int | None], config: Config
+    entries: list[Entry],
+    feed_ids: list[int | None],
+    config: Config,
+    *,
+    processes: bool = True,
 ) -> list[dict[str, Any]]:
-    """Fetch, extract and analyse a batch of entries; one record per entry with text."""
-    analyser = analyser_for(config)
-    out = []
-    with make_client(config.fetch.timeout, config.fetch.user_agent) as client:
-        for entry, feed_id in zip(entries, feed_ids, strict=True):
-            doc = fetch_article(entry, config, client)
-            if not doc["text"]:
-                continue
-            doc["feed_id"] = feed_id
-            out.append(analysed_document(analyser, doc))
-    return out
+    """Fetch, extract and analyse a batch of entries; one record per entry with text, in order.
+
+    Pages are fetched concurrently (threads, within the per-host limit); each page goes to
+    extraction and analysis as soon as it arrives: in the shared process pool with
+    ``processes`` (so every core works; worth it for runs of :data:`parallel.MIN_PAGES`
+    pages or more), otherwise in the fetching thread.
+    """
+    if not entries:
+        return []
+    pool = parallel.shared_pool() if processes else None
+    report = progress.current()
+
+    def work(item: tuple[Entry, int | None]) -> Any:
+        job = fetch_page(item[0], item[1], config, client)
+        report.advance("pages")
+        return pool.submit(analyse_page, job, config) if pool else analyse_page(job, config)
+
+    with (
+        make_client(config.fetch.timeout, config.fetch.user_agent) as client,
+        ThreadPoolExecutor(max_workers=min(config.polling.concurrency, len(entries))) as threads,
+    ):
+        results = list(threads.map(work, zip(entries, feed_ids, strict=True)))
+    if pool:
+        results = [future.result() for future in results]
+    return [r for r in results if r is not None]
 
 
 def store_records(

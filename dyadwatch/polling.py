@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 
 import sqlite_utils
 
+from dyadwatch import progress
 from dyadwatch.config import Config, FeedConfig, PollingConfig
 from dyadwatch.feeds import Entry, FeedError, parse_feed
 from dyadwatch.fetch import FetchError, fetch, make_client
@@ -301,6 +302,21 @@ def interleave(states: list[FeedState]) -> list[FeedState]:
     return out
 
 
+_SLOTS: dict[tuple[str, int], threading.BoundedSemaphore] = {}
+_SLOTS_LOCK = threading.Lock()
+
+
+def host_slot(url: str, per_host: int) -> threading.BoundedSemaphore:
+    """The process-wide semaphore that keeps requests to one host at ``per_host`` at a time
+    (feeds and pages alike, whichever task makes them)."""
+    key = (host_of(url), per_host)
+    with _SLOTS_LOCK:
+        slot = _SLOTS.get(key)
+        if slot is None:
+            slot = _SLOTS[key] = threading.BoundedSemaphore(per_host)
+        return slot
+
+
 def poll_many(
     states: list[FeedState],
     config: Config,
@@ -312,23 +328,17 @@ def poll_many(
     if not states:
         return []
     polling = config.polling
-    hosts: dict[str, threading.BoundedSemaphore] = defaultdict(
-        lambda: threading.BoundedSemaphore(polling.per_host)
-    )
-    lock = threading.Lock()
-
-    def limit(host: str) -> threading.BoundedSemaphore:
-        with lock:
-            return hosts[host]
-
     order = interleave(states)
+    report = progress.current()
+    report.total("feeds", len(states))
     with make_client(
         config.fetch.timeout, config.fetch.user_agent, max_connections=polling.concurrency
     ) as client:
 
         def work(state: FeedState) -> FeedPoll:
-            with limit(host_of(state.url)):
+            with host_slot(state.url, polling.per_host):
                 result = poll_one(state, config, client)
+            report.advance("feeds")
             if on_done:
                 on_done(result)
             return result

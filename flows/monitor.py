@@ -18,6 +18,7 @@ page are returned as data and recorded, never raised, so one bad source cannot s
 from __future__ import annotations
 
 import time
+from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -34,13 +35,21 @@ from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settin
 from prefect.task_runners import ThreadPoolTaskRunner  # noqa: E402
 
 from dyadwatch import alerts as alerting  # noqa: E402
-from dyadwatch import health, pipeline  # noqa: E402
+from dyadwatch import health, parallel, pipeline, progress  # noqa: E402
 from dyadwatch.config import Config, load_config  # noqa: E402
 from dyadwatch.feeds import Entry  # noqa: E402
 from dyadwatch.polling import FeedPoll, FeedState, load_states, poll_many, record_polls  # noqa: E402
 from storage import corpus  # noqa: E402
 
-BATCH_SIZE = 8
+IN_FLIGHT = 8  # batches of articles being fetched and analysed at once
+
+
+def batch_size(entries: int) -> int:
+    """Articles per fetch task: at least 8, at most 64, about two rounds of the in-flight
+    window (a Prefect task run costs ~10 ms, so thousands of tiny tasks would add up)."""
+    return max(8, min(64, -(-entries // (2 * IN_FLIGHT))))
+
+
 FLAG_EVENT = "dyadwatch.pair.flagged"  # the Prefect event each new tracked-pair flag emits
 
 
@@ -59,10 +68,11 @@ def poll_feeds(states: list[FeedState], config: Config) -> list[FeedPoll]:
 
 @task(name="fetch_articles", cache_policy=NO_CACHE)
 def fetch_articles(
-    entries: list[Entry], feed_ids: list[int | None], config: Config
+    entries: list[Entry], feed_ids: list[int | None], config: Config, processes: bool = False
 ) -> list[dict[str, Any]]:
-    """Fetch, extract and analyse a batch of articles (summary fallback on failure)."""
-    return pipeline.fetch_and_analyse(entries, feed_ids, config)
+    """Fetch, extract and analyse a batch of articles (summary fallback on failure); with
+    ``processes``, extraction and detection run in this machine's process pool."""
+    return pipeline.fetch_and_analyse(entries, feed_ids, config, processes=processes)
 
 
 @task(name="store_documents", cache_policy=NO_CACHE)
@@ -157,13 +167,38 @@ def _cycle(
         logger.warning("feed %s: %s", poll.url, poll.error)
 
     entries = pipeline.unique_entries(polls)
-    batches = [entries[i : i + BATCH_SIZE] for i in range(0, len(entries), BATCH_SIZE)]
-    futures = [
-        fetch_articles.submit([e for e, _ in batch], [fid for _, fid in batch], config)
-        for batch in batches
-    ]
-    records = [record for future in futures for record in future.result()]
-    stored = store_documents(records, config)
+    progress.current().total("pages", len(entries))
+    progress.current().total("documents", len(entries))
+    size = batch_size(len(entries))
+    processes = len(entries) >= parallel.MIN_PAGES
+    batches = iter([entries[i : i + size] for i in range(0, len(entries), size)])
+    stored: dict[str, Any] = {"documents_new": 0, "flags": [], "alerts_created": 0}
+    pages_failed = 0
+    # A sliding window of batches in flight: memory stays bounded however many entries are
+    # new, and each batch is stored as soon as it is ready, by the flow (the one writer).
+    window: deque[Any] = deque()
+
+    def submit_next() -> None:
+        batch = next(batches, None)
+        if batch is not None:
+            window.append(
+                fetch_articles.submit(
+                    [e for e, _ in batch], [fid for _, fid in batch], config, processes
+                )
+            )
+
+    for _ in range(IN_FLIGHT):
+        submit_next()
+    while window:
+        records = window.popleft().result()
+        submit_next()
+        pages_failed += sum(1 for r in records if r["document"].get("text_source") == "summary")
+        result = store_documents(records, config)
+        progress.current().advance("documents", len(records))
+        stored["documents_new"] += result["documents_new"]
+        stored["alerts_created"] += result["alerts_created"]
+        stored["flags"].extend(result["flags"])
+        del records, result
     # Only now do the feeds' validators and schedules advance: a run that dies before this
     # line polls the same feeds in full next time, and no entry is lost.
     with corpus.open_corpus(config.database) as db:
@@ -192,7 +227,7 @@ def _cycle(
         "feed_errors": [p.error or p.status for p in failed],
         "entries_new": len(entries),
         "documents_new": stored["documents_new"],
-        "pages_failed": sum(1 for r in records if r["document"].get("text_source") == "summary"),
+        "pages_failed": pages_failed,
         "flags_new": sum(1 for f in stored["flags"] if f["tracked"] and f["level"] == "sentence"),
         "alerts_created": stored["alerts_created"],
         "alerts_sent": delivered["sent"],
