@@ -280,7 +280,6 @@ def feeds(config_path: Path, enable: str | None) -> None:
                 "consecutive_failures = 0 where url = ? or config_url = ?",
                 [enable, enable],
             )
-            db.conn.commit()
             if not cursor.rowcount:
                 _fail(f"no feed with the URL {enable} in {config.database}")
             click.echo(f"Enabled {enable}; it is polled on the next run.")

@@ -38,7 +38,9 @@ KNOWN_KEYS = {
     "topic",
     "fetch",
     "polling",
+    "runner",
 }
+DASK_SCHEMES = ("tcp", "tls", "ws", "wss", "inproc", "ucx")
 ALERT_KEYS = {"apprise", "pairs", "mode", "max_per_hour", "admin"}
 DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
@@ -104,6 +106,13 @@ class Config:
     topic_threshold: float = 0.35
     fetch: FetchConfig = field(default_factory=FetchConfig)
     polling: PollingConfig = field(default_factory=PollingConfig)
+    # Where the flow's tasks run: "local" (threads, and a process pool for big runs) or the
+    # address of a Dask scheduler (tcp://host:8786); the flow itself, which writes, stays here.
+    runner: str = "local"
+
+    @property
+    def dask_address(self) -> str | None:
+        return None if self.runner == "local" else self.runner
 
 
 def _apprise_understands(url: str) -> bool:
@@ -377,6 +386,14 @@ def parse_config(data: Any, path: Path | None = None, base: Path | None = None) 
         fetch_kwargs[key] = expected(value)
 
     polling = _polling(data.get("polling", {}), path)
+    runner = data.get("runner", "local")
+    if not isinstance(runner, str) or not (
+        runner == "local" or urlparse(runner).scheme in DASK_SCHEMES
+    ):
+        raise ConfigError(
+            f"{_where(path, 'runner')}: expected 'local' or the address of a Dask scheduler "
+            f"such as tcp://10.0.0.5:8786, got {runner!r}"
+        )
 
     return Config(
         path=path,
@@ -393,6 +410,7 @@ def parse_config(data: Any, path: Path | None = None, base: Path | None = None) 
         topic_threshold=float(threshold),
         fetch=FetchConfig(**fetch_kwargs),
         polling=polling,
+        runner=runner,
     )
 
 

@@ -143,7 +143,7 @@ def check(db: sqlite_utils.Database, config: Config, now: datetime | None = None
     stamp = (now or datetime.now(UTC)).isoformat(timespec="seconds")
     admin = channels(config.admin_alerts)
     changes = []
-    with db.atomic():
+    with corpus.transaction(db):
         for finding in evaluate(db, config, now):
             state = "problem" if finding.problem else "ok"
             row = next(

@@ -35,6 +35,7 @@ from dyadwatch import progress
 from dyadwatch.config import Config, FeedConfig, PollingConfig
 from dyadwatch.feeds import Entry, FeedError, parse_feed
 from dyadwatch.fetch import FetchError, fetch, make_client
+from storage import corpus
 
 log = logging.getLogger(__name__)
 
@@ -351,8 +352,6 @@ def poll_many(
 # -- the corpus side -----------------------------------------------------------------------
 def load_states(db: sqlite_utils.Database, feeds: list[FeedConfig]) -> list[FeedState]:
     """The state of every configured feed, adding feeds that are new to the corpus."""
-    from storage import corpus
-
     corpus.ensure_feeds(db, [(f.url, f.name) for f in feeds])
     rows = {
         r["config_url"]: r
@@ -397,7 +396,7 @@ def record_polls(
     now = now or datetime.now(UTC)
     notes = []
     by_id = {s.feed_id: s for s in states}
-    with db.conn:
+    with corpus.transaction(db):
         for poll in polls:
             state = by_id[poll.feed_id]
             row = schedule(state, poll, polling, now)

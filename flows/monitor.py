@@ -60,13 +60,35 @@ def sync_seeds(config: Config) -> dict[str, int]:
         return pipeline.sync_seeds(db, config)
 
 
-@task(name="poll_feeds", cache_policy=NO_CACHE)
+def transient_only(task: Any, task_run: Any, state: Any) -> bool:
+    """Retry a task only when it failed for a reason that may pass (network, a locked
+    database, a crashed worker process), never for a bug that would fail again."""
+    import concurrent.futures.process
+    import sqlite3
+
+    import httpx
+
+    error = state.result(raise_on_failure=False)
+    return isinstance(
+        error,
+        OSError
+        | TimeoutError
+        | httpx.TransportError
+        | sqlite3.OperationalError
+        | concurrent.futures.process.BrokenProcessPool,
+    )
+
+
+RETRIES = {"retries": 2, "retry_delay_seconds": [2, 10], "retry_condition_fn": transient_only}
+
+
+@task(name="poll_feeds", cache_policy=NO_CACHE, **RETRIES)
 def poll_feeds(states: list[FeedState], config: Config) -> list[FeedPoll]:
     """Poll the due feeds concurrently (conditional GETs, per-host limits); failures are data."""
     return poll_many(states, config)
 
 
-@task(name="fetch_articles", cache_policy=NO_CACHE)
+@task(name="fetch_articles", cache_policy=NO_CACHE, **RETRIES)
 def fetch_articles(
     entries: list[Entry], feed_ids: list[int | None], config: Config, processes: bool = False
 ) -> list[dict[str, Any]]:
@@ -159,7 +181,7 @@ def _cycle(
     with corpus.open_corpus(config.database) as db:
         states = load_states(db, config.feeds)
     due = pipeline.due_feeds(states, force)
-    polls = poll_feeds(due, config) if due else []
+    polls = poll_feeds.submit(due, config).result() if due else []
     with corpus.open_corpus(config.database) as db:
         pipeline.select_new(db, polls)
     failed = [p for p in polls if not p.ok]
@@ -170,7 +192,8 @@ def _cycle(
     progress.current().total("pages", len(entries))
     progress.current().total("documents", len(entries))
     size = batch_size(len(entries))
-    processes = len(entries) >= parallel.MIN_PAGES
+    # On Dask the cluster's workers are the parallelism; locally, a process pool for big runs.
+    processes = config.dask_address is None and len(entries) >= parallel.MIN_PAGES
     batches = iter([entries[i : i + size] for i in range(0, len(entries), size)])
     stored: dict[str, Any] = {"documents_new": 0, "flags": [], "alerts_created": 0}
     pages_failed = 0
@@ -267,7 +290,11 @@ def monitor(config_path: str = "dyadwatch.yaml", force: bool = False) -> dict[st
         run_id = corpus.start_run(db, str(config.path), str(flow_run.id) if flow_run else None)
 
     try:
-        summary, flags = _cycle(config, logger, force)
+        if config.dask_address:
+            runner = dask_cycle.with_options(task_runner=dask_runner(config.dask_address))
+            summary, flags = runner(config, force)
+        else:
+            summary, flags = _cycle(config, logger, force)
     except Exception as exc:
         # A crash still leaves a trace in the corpus: the run row says it failed and why.
         with corpus.open_corpus(config.database) as db:
@@ -295,6 +322,29 @@ def monitor(config_path: str = "dyadwatch.yaml", force: bool = False) -> dict[st
         summary["alerts_sent"],
     )
     return summary
+
+
+def dask_runner(address: str) -> Any:
+    """prefect-dask's task runner on the existing Dask cluster at ``address``."""
+    try:
+        from prefect_dask import DaskTaskRunner
+    except ImportError:
+        raise RuntimeError(
+            f"runner: {address} needs prefect-dask: pip install 'dyadwatch[dask]'"
+        ) from None
+    return DaskTaskRunner(address=address)
+
+
+@flow(
+    name="dyadwatch-cycle",
+    flow_run_name="cycle-on-dask",
+    log_prints=False,
+    validate_parameters=False,
+)
+def dask_cycle(config: Config, force: bool = False) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The monitoring steps with polling and article tasks on a Dask cluster; this flow
+    (in the monitor's process) stays the only writer of the corpus."""
+    return _cycle(config, get_run_logger(), force)
 
 
 def run_once(config_path: str | Path, force: bool = False) -> dict[str, Any]:

@@ -12,7 +12,8 @@ import hashlib
 import json
 import re
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -294,12 +295,38 @@ def open_corpus(path: str | Path) -> sqlite_utils.Database:
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite_utils.Database(path)
+        # Autocommit: a statement outside :func:`transaction` never leaves a write lock held
+        # (two runs that overlap, a monitor beside a rescore, must not block each other).
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        db = sqlite_utils.Database(conn)
         db.execute("PRAGMA busy_timeout = 30000")
         ensure_schema(db)
     except (sqlite3.DatabaseError, OSError) as exc:
         raise CorpusError(f"{path}: cannot open the corpus database ({exc})") from None
     return db
+
+
+@contextmanager
+def transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
+    """One write transaction that takes the write lock at its start (``BEGIN IMMEDIATE``).
+
+    A deferred transaction that reads and then writes fails at once ("database is locked")
+    when another process wrote in between; an immediate one waits its turn (up to the busy
+    timeout) and then sees the other's rows. Nested use becomes a savepoint.
+    """
+    if db.conn.in_transaction:
+        with transaction(db):
+            yield db
+        return
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        if db.conn.in_transaction:
+            db.execute("ROLLBACK")
+        raise
+    else:
+        db.execute("COMMIT")
 
 
 def ensure_schema(db: sqlite_utils.Database) -> None:
@@ -348,7 +375,7 @@ def ensure_feeds(db: sqlite_utils.Database, feeds: list[tuple[str, str | None]])
     keep their names current; a feed is known by the URL it was configured with."""
     known = {r["config_url"]: r["name"] for r in db.query("select config_url, name from feeds")}
     stamp = now()
-    with db.conn:
+    with transaction(db):
         for url, name in feeds:
             if url not in known:
                 # A feed that moved to this URL gives it back: it is configured in its own right.
@@ -420,7 +447,7 @@ def store_document(
     document = dict(document)
     document["content_hash"] = document.get("content_hash") or content_hash(document["text"])
     stamp = now()
-    with db.atomic():
+    with transaction(db):
         existing = next(
             db.query("select id, content_hash from documents where url = ?", [document["url"]]),
             None,
@@ -782,7 +809,7 @@ def claim_digest(db: sqlite_utils.Database, channel: str, label: str) -> int | N
     """Take every alert waiting for a digest on ``channel`` into a new digest, atomically;
     ``None`` when there is nothing (or another run took it). A digest claimed by a run that
     died more than ten minutes ago is given back first."""
-    with db.atomic():
+    with transaction(db):
         stale = [
             r[0]
             for r in db.execute(
@@ -842,7 +869,7 @@ def digest_rows(db: sqlite_utils.Database, digest_id: int) -> list[dict[str, Any
 def record_digest(db: sqlite_utils.Database, digest_id: int, ok: bool, error: str | None) -> None:
     """Mark a digest and its alerts sent, or give its alerts back for the next digest."""
     stamp = now()
-    with db.atomic():
+    with transaction(db):
         if ok:
             db.execute(
                 "update alerts set status = 'sent', sent_at = ?, attempts = attempts + 1 "
