@@ -798,7 +798,9 @@ def report(
     main_mb, workers_mb = mb(first.result["main_kb"]), mb(first.result["children_kb"])
     peak = main_mb + workers_mb
     if args.pages >= MEMORY_GOAL_PAGES:
-        memory_goal = f"goal ≤ {MEMORY_GOAL_MB} MB: {'MET' if peak <= MEMORY_GOAL_MB else 'NOT MET'}"
+        memory_goal = (
+            f"goal ≤ {MEMORY_GOAL_MB} MB: {'MET' if peak <= MEMORY_GOAL_MB else 'NOT MET'}"
+        )
     else:
         memory_goal = (
             f"goal ≤ {MEMORY_GOAL_MB} MB at {MEMORY_GOAL_PAGES:,} pages "

@@ -8,6 +8,7 @@ SQLite has a single writer.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import threading
@@ -169,27 +170,41 @@ def analysed_document(analyser: Analyser, doc: dict[str, Any]) -> dict[str, Any]
 def sync_seeds(db: sqlite_utils.Database, config: Config) -> dict[str, int]:
     """Make every seed file a document with ``origin = 'seed'``; an edited seed updates its row.
 
-    Seeds define the topic; they are flagged like every document but raise no alerts.
+    Seeds define the topic; they are flagged like every document but raise no alerts. A seed
+    file whose bytes have not changed since it was stored is skipped without being read
+    further (``source_hash``), so a run with nothing new does no extraction or analysis;
+    after a gazetteer change, ``dyadwatch rescore`` re-applies the rules to the stored seeds.
     """
-    analyser = analyser_for(config)
+    known = {
+        r["url"]: r["source_hash"]
+        for r in db.query("select url, source_hash from documents where origin = 'seed'")
+    }
     stored = changed = 0
     for path in seed_files(config.seeds):
+        url = f"seed:{path.name}"
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        if known.get(url) == digest:
+            stored += 1
+            continue
         text, title = read_seed(path)
         if not text:
             log.warning("%s: seed file has no text; skipped", path)
             continue
         record = analysed_document(
-            analyser,
+            analyser_for(config),
             {
-                "url": f"seed:{path.name}",
+                "url": url,
                 "guid": path.name,
                 "origin": "seed",
                 "title": title,
                 "text": text,
                 "text_source": "file",
+                "source_hash": digest,
             },
         )
         result = corpus.store_document(db, record["document"], record["mentions"], record["flags"])
+        if not result["changed"]:  # the same text as stored: remember these bytes
+            db.execute("update documents set source_hash = ? where url = ?", [digest, url])
         stored += 1
         changed += int(result["changed"])
     return {"seeds": stored, "seeds_changed": changed}

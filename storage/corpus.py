@@ -85,6 +85,7 @@ TABLES: dict[str, dict[str, Any]] = {
             "title_key": str,
             "rules_version": str,
             "fetch_error": str,
+            "source_hash": str,  # a seed file's bytes, to skip unchanged seeds cheaply
         },
         "pk": "id",
         "not_null": {"url", "origin", "text", "content_hash"},
