@@ -119,6 +119,10 @@ def print_summary(summary: dict[str, Any], pairs: list[tuple[str, str]], elapsed
     )
     for error in summary["feed_errors"]:
         click.secho(f"  feed failed: {error}", fg="yellow")
+    for error in summary.get("batch_errors", []):
+        click.secho(f"  articles failed (their feeds are polled again): {error}", fg="red")
+    for change in summary.get("health_changes", []):
+        click.secho(f"  feed health: {change}", fg="yellow")
     click.echo(
         f"  corpus: {t['documents'] or 0} documents ({t['seeds'] or 0} seeds, {t['feed'] or 0} from feeds)"
     )
@@ -277,12 +281,12 @@ def feeds(config_path: Path, enable: str | None) -> None:
         if enable:
             cursor = db.execute(
                 "update feeds set enabled = 1, disabled_reason = null, next_poll = null, "
-                "consecutive_failures = 0 where url = ? or config_url = ?",
+                "consecutive_failures = 0, url = config_url where url = ? or config_url = ?",
                 [enable, enable],
             )
             if not cursor.rowcount:
                 _fail(f"no feed with the URL {enable} in {config.database}")
-            click.echo(f"Enabled {enable}; it is polled on the next run.")
+            click.echo(f"Enabled {enable}; it is polled at its configured URL on the next run.")
             return
         configured = {f.url for f in config.feeds}
         rows = [

@@ -250,6 +250,8 @@ def parse_config(data: Any, path: Path | None = None, base: Path | None = None) 
         name = item.get("name")
         if name is not None and not isinstance(name, str):
             raise ConfigError(f"{_where(path, key + '.name')}: expected text, got {name!r}")
+        if any(f.url == url for f in feeds):
+            raise ConfigError(f"{_where(path, key + '.url')}: {url} is listed twice")
         feeds.append(FeedConfig(url=url, name=name))
 
     pairs = _pairs(data["pairs"], path, "pairs") if "pairs" in data else list(DEFAULT_PAIRS)

@@ -183,9 +183,10 @@ def _codec(name: str | bytes | None) -> str | None:
 def decode_feed(content: bytes, content_type: str | None) -> tuple[str, str]:
     """Decode feed bytes to text; returns ``(text, encoding)``.
 
-    The first of these that decodes the bytes without error wins: a byte-order mark, the
-    HTTP charset, the XML declaration's encoding, UTF-8; failing all, the encoding is
-    guessed from the bytes (cp1251 declared as UTF-8, undeclared KOI8-R or windows-1255).
+    A byte-order mark wins, then UTF-8 if the bytes are valid UTF-8; otherwise the first of
+    the HTTP charset and the XML declaration's encoding that decodes the bytes; failing
+    those, the encoding is guessed from the bytes (cp1251 declared as UTF-8, undeclared
+    KOI8-R or windows-1255).
     The XML declaration is dropped (the text is no longer in the declared encoding).
     """
     for bom, name in _BOMS:
@@ -195,6 +196,14 @@ def decode_feed(content: bytes, content_type: str | None) -> tuple[str, str]:
             except UnicodeDecodeError:
                 break
             return _drop_declaration(text), name
+    if not content.isascii():
+        # Valid UTF-8 with non-ASCII letters is almost never anything else, while single-byte
+        # charsets (cp1251, latin-1) decode any bytes: a header or declaration naming one
+        # for UTF-8 bytes must not turn the text into mojibake.
+        try:
+            return _drop_declaration(content.decode("utf-8")), "utf-8"
+        except UnicodeDecodeError:
+            pass
     declared: list[str] = []
     match = _CHARSET.search(content_type or "")
     for name in (match.group(1) if match else None, _declaration_encoding(content), "utf-8"):

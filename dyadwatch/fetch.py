@@ -19,13 +19,14 @@ import email.utils
 import ipaddress
 import socket
 import time
+import urllib.request
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.parse import urljoin, urlsplit
 
 import httpcore
 import httpx
@@ -37,6 +38,10 @@ REDIRECTS = {301, 302, 303, 307, 308}
 # The monotonic time by which the request running in this thread must be done.
 _DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar(
     "dyadwatch_fetch_deadline", default=None
+)
+# Whether the request running in this thread may connect to non-public addresses.
+_PRIVATE_OK: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "dyadwatch_private_ok", default=True
 )
 
 
@@ -142,8 +147,13 @@ class _DeadlineBackend(httpcore.NetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.NetworkStream:
+        # The address check happens here, where the connection is made: the socket goes to
+        # the address that was checked (a DNS answer that changes in between cannot reach
+        # an internal service), while the URL, the Host header, TLS verification and the
+        # pool of kept-alive connections all stay keyed by the host name.
+        address = host if _PRIVATE_OK.get() else public_address(host)
         stream = self._inner.connect_tcp(
-            host, port, _DeadlineStream._budget(timeout), local_address, socket_options
+            address, port, _DeadlineStream._budget(timeout), local_address, socket_options
         )
         return _DeadlineStream(stream)
 
@@ -172,21 +182,25 @@ def make_client(
     """An HTTP client with per-phase timeouts; redirects are handled by :func:`fetch`.
 
     Decompression is done by :func:`fetch` itself (streamed and capped), so the client asks
-    for gzip and deflate and leaves bodies as they arrive. Proxies set in the environment
-    are honoured (through httpx's own transport).
+    for gzip and deflate and leaves bodies as they arrive.
     """
     # As many kept-alive connections as connections: httpcore counts busy ones against the
     # keep-alive limit too, and a lower limit closes connections that are about to be reused.
     limits = httpx.Limits(
         max_connections=max_connections, max_keepalive_connections=max_connections
     )
-    return httpx.Client(
+    # Behind a proxy configured in the environment, httpx's own transport (which honours
+    # it) is used; the proxy resolves names, so addresses are checked before each request.
+    direct = not any(k in urllib.request.getproxies() for k in ("http", "https", "all"))
+    client = httpx.Client(
         timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
         follow_redirects=False,
         headers={"User-Agent": user_agent, "Accept-Encoding": "gzip, deflate"},
-        transport=_DeadlineTransport(limits),
+        transport=_DeadlineTransport(limits) if direct else None,
         limits=limits,
     )
+    client.dyadwatch_direct = direct  # type: ignore[attr-defined]
+    return client
 
 
 def is_public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
@@ -200,21 +214,18 @@ def is_public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     return ip.is_global and not ip.is_multicast
 
 
-def resolve_public(url: str) -> str:
-    """Resolve the URL's host and return one of its addresses, refusing non-public ones."""
-    host = urlsplit(url).hostname
-    if not host:
-        raise FetchError(url, "URL has no host", kind="refused")
+def public_address(host: str) -> str:
+    """Resolve ``host`` and return one of its addresses, refusing it if any is not public."""
     try:
         infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
         reason = getattr(exc, "strerror", None) or str(exc)
-        raise FetchError(url, f"cannot resolve host {host!r} ({reason})") from None
+        raise FetchError(host, f"cannot resolve host {host!r} ({reason})") from None
     addresses = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
     for ip in addresses:
         if not is_public(ip):
             raise FetchError(
-                url,
+                host,
                 f"refused: {host} resolves to the non-public address {ip} "
                 "(set network.allow_private_addresses: true to allow it)",
                 kind="refused",
@@ -222,15 +233,15 @@ def resolve_public(url: str) -> str:
     return str(addresses[0])
 
 
-def _pinned(url: str, ip: str) -> tuple[str, dict[str, str], dict[str, str]]:
-    """The URL with its host replaced by the checked address, plus Host header and SNI."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    netloc = f"[{ip}]" if ":" in ip else ip
-    if parts.port:
-        netloc += f":{parts.port}"
-    host_header = host + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc)), {"Host": host_header}, {"sni_hostname": host}
+def resolve_public(url: str) -> str:
+    """Resolve the URL's host and return one of its addresses, refusing non-public ones."""
+    host = urlsplit(url).hostname
+    if not host:
+        raise FetchError(url, "URL has no host", kind="refused")
+    try:
+        return public_address(host)
+    except FetchError as exc:
+        raise FetchError(url, exc.reason, kind=exc.kind) from None
 
 
 def fetch(
@@ -265,6 +276,7 @@ def fetch(
     started = time.monotonic()
     deadline = started + total_timeout
     token = _DEADLINE.set(deadline)
+    private_token = _PRIVATE_OK.set(allow_private)
     try:
         return _fetch(
             client,
@@ -279,6 +291,7 @@ def fetch(
         )
     finally:
         _DEADLINE.reset(token)
+        _PRIVATE_OK.reset(private_token)
 
 
 def _fetch(
@@ -295,23 +308,20 @@ def _fetch(
     current = url
     moved_to: str | None = None
     permanent = True  # every hop so far was a permanent redirect
-    seen = {url}
+    visits = {url: 1}
     for hop in range(MAX_REDIRECTS + 1):
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise FetchError(
                 current, f"took longer than {total_timeout:g} s in total", kind="timeout"
             )
-        target, extra_headers, extensions = current, dict(headers), {}
-        if not allow_private:
-            target, pinned_headers, extensions = _pinned(current, resolve_public(current))
-            extra_headers.update(pinned_headers)
+        if not allow_private and not getattr(client, "dyadwatch_direct", False):
+            resolve_public(current)  # through a proxy: checked before the request
         try:
             request = client.build_request(
                 "GET",
-                target,
-                headers=extra_headers,
-                extensions=extensions,
+                current,
+                headers=headers,
                 timeout=httpx.Timeout(
                     min(remaining, client.timeout.read or remaining),
                     connect=min(remaining, client.timeout.connect or remaining),
@@ -331,6 +341,8 @@ def _fetch(
             raise FetchError(current, "timed out", kind="timeout") from None
         except httpx.HTTPError as exc:
             raise FetchError(current, f"unreachable ({type(exc).__name__}: {exc})") from None
+        except FetchError as exc:  # refused or unresolvable where the connection is made
+            raise FetchError(current, exc.reason, kind=exc.kind) from None
         try:
             status = response.status_code
             if status == 304:
@@ -355,9 +367,10 @@ def _fetch(
                     raise FetchError(
                         following, "redirect to a non-HTTP URL refused", kind="refused"
                     )
-                if following in seen:
+                # A page may send us back once (to set a cookie); a third visit is a loop.
+                visits[following] = visits.get(following, 0) + 1
+                if visits[following] > 2:
                     raise FetchError(url, f"redirect loop at {following}", status, kind="http")
-                seen.add(following)
                 permanent = permanent and status in PERMANENT
                 if permanent:
                     moved_to = following

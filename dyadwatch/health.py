@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from statistics import median
 from typing import Any
 
@@ -97,7 +97,8 @@ def evaluate(
     for feed in db.query("select * from feeds"):
         if feed["config_url"] not in configured:
             continue
-        url, name = feed["url"], feed["name"] or feed["title"] or feed["url"]
+        # Known by the URL it was configured with, which a move does not change.
+        url, name = feed["config_url"], feed["name"] or feed["title"] or feed["url"]
         gone = feed["enabled"] == 0
         findings.append(
             Finding(url, "gone", gone, f"{name}: {feed['disabled_reason'] or 'disabled'}")
@@ -208,6 +209,14 @@ def deliver(db: sqlite_utils.Database, config: Config) -> dict[str, int]:
     by_id = {c.id: c for c in channels(config.admin_alerts)}
     sent = failed = 0
     down: set[str] = set()
+    # A message claimed by a run that died before recording it goes out again.
+    stale = (datetime.now(UTC) - timedelta(seconds=corpus.STALE_CLAIM_S)).isoformat(
+        timespec="seconds"
+    )
+    db.execute(
+        "update health_alerts set status = 'pending' where status = 'sending' and created <= ?",
+        [stale],
+    )
     rows = list(db.query("select * from health_alerts where status = 'pending' order by id"))
     for row in rows:
         channel = by_id.get(row["channel"])

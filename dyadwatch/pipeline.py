@@ -324,7 +324,24 @@ def analyse_page(job: PageJob, config: Config) -> dict[str, Any] | None:
     if not doc["text"]:
         return None
     doc["feed_id"] = job.feed_id
-    return analysed_document(analyser_for(config), doc)
+    try:
+        return analysed_document(analyser_for(config), doc)
+    except Exception as exc:  # one pathological text must not cost the batch (or the feed)
+        log.exception("analysis failed for %s", doc["url"])
+        return unanalysed_document(doc, f"analysis failed ({type(exc).__name__}: {exc})")
+
+
+def unanalysed_document(doc: dict[str, Any], error: str) -> dict[str, Any]:
+    """A record that stores the document without mentions or flags, with why: it counts as
+    seen (no endless re-fetching) and ``dyadwatch rescore`` can analyse it later."""
+    doc = {
+        **doc,
+        "actors": "[]",
+        "on_topic": 0,
+        "content_hash": corpus.content_hash(doc["text"]),
+        "fetch_error": "; ".join(x for x in (doc.get("fetch_error"), error) if x),
+    }
+    return {"document": doc, "mentions": [], "flags": [], "alert_pairs": []}
 
 
 def fetch_and_analyse(
@@ -407,7 +424,12 @@ def ingest(
     polls = poll_many(due_feeds(states, force), config)
     select_new(db, polls)
     entries = unique_entries(polls)
-    records = fetch_and_analyse([e for e, _ in entries], [f for _, f in entries], config)
+    records = fetch_and_analyse(
+        [e for e, _ in entries],
+        [f for _, f in entries],
+        config,
+        processes=len(entries) >= parallel.MIN_PAGES,
+    )
     stored = store_records(db, records, channels or [])
     # Last: a feed's validators and schedule advance only once its entries are stored, so a
     # run killed before this point polls the feed again in full and loses no entry.

@@ -400,7 +400,9 @@ def record_polls(
         for poll in polls:
             state = by_id[poll.feed_id]
             row = schedule(state, poll, polling, now)
-            if poll.moved_to and poll.moved_to != state.url:
+            # A feed moves only when its new address gave a feed: a redirect to a home page
+            # or an error page must not repoint it for good.
+            if poll.ok and poll.moved_to and poll.moved_to != state.url:
                 taken = next(
                     db.query(
                         "select id from feeds where url = ? and id != ?",

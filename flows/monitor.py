@@ -201,20 +201,31 @@ def _cycle(
     # new, and each batch is stored as soon as it is ready, by the flow (the one writer).
     window: deque[Any] = deque()
 
+    failed_feeds: set[int | None] = set()
+    batch_errors: list[str] = []
+
     def submit_next() -> None:
         batch = next(batches, None)
         if batch is not None:
-            window.append(
-                fetch_articles.submit(
-                    [e for e, _ in batch], [fid for _, fid in batch], config, processes
-                )
+            future = fetch_articles.submit(
+                [e for e, _ in batch], [fid for _, fid in batch], config, processes
             )
+            window.append((future, {fid for _, fid in batch}))
 
     for _ in range(IN_FLIGHT):
         submit_next()
     while window:
-        records = window.popleft().result()
+        future, feed_ids = window.popleft()
         submit_next()
+        try:
+            records = future.result()
+        except Exception as exc:
+            # The batch failed even after its retries: its feeds keep their old state (they
+            # are polled in full next time, so no entry is lost) and the run goes on.
+            failed_feeds |= feed_ids
+            batch_errors.append(f"{type(exc).__name__}: {exc}")
+            logger.error("a batch of articles failed: %s", batch_errors[-1])
+            continue
         pages_failed += sum(1 for r in records if r["document"].get("text_source") == "summary")
         result = store_documents(records, config)
         progress.current().advance("documents", len(records))
@@ -225,7 +236,8 @@ def _cycle(
     # Only now do the feeds' validators and schedules advance: a run that dies before this
     # line polls the same feeds in full next time, and no entry is lost.
     with corpus.open_corpus(config.database) as db:
-        for note in record_polls(db, states, polls, config.polling):
+        recorded = [p for p in polls if p.feed_id not in failed_feeds]
+        for note in record_polls(db, states, recorded, config.polling):
             logger.info("feed %s", note)
         changes = health.check(db, config)
     for change in changes:
@@ -251,6 +263,7 @@ def _cycle(
         "entries_new": len(entries),
         "documents_new": stored["documents_new"],
         "pages_failed": pages_failed,
+        "batch_errors": batch_errors,
         "flags_new": sum(1 for f in stored["flags"] if f["tracked"] and f["level"] == "sentence"),
         "alerts_created": stored["alerts_created"],
         "alerts_sent": delivered["sent"],

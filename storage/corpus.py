@@ -316,7 +316,7 @@ def transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
     timeout) and then sees the other's rows. Nested use becomes a savepoint.
     """
     if db.conn.in_transaction:
-        with transaction(db):
+        with db.atomic():  # a savepoint inside the running transaction
             yield db
         return
     db.execute("BEGIN IMMEDIATE")
@@ -335,6 +335,13 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
     if db.journal_mode != "wal":
         db.enable_wal()
     db.execute("PRAGMA foreign_keys = ON")
+    # One transaction that holds the write lock: two processes opening (or upgrading) the
+    # same corpus at once take turns, and the second finds the schema already current.
+    with transaction(db):
+        _apply_schema(db)
+
+
+def _apply_schema(db: sqlite_utils.Database) -> None:
     for name, spec in TABLES.items():
         table: Table = db.table(name)
         if not table.exists():
@@ -373,19 +380,21 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
 # -- feeds ---------------------------------------------------------------------------------
 def ensure_feeds(db: sqlite_utils.Database, feeds: list[tuple[str, str | None]]) -> None:
     """Add the configured feeds (``(url, name)``) that the corpus does not know yet, and
-    keep their names current; a feed is known by the URL it was configured with."""
-    known = {r["config_url"]: r["name"] for r in db.query("select config_url, name from feeds")}
+    keep their names current; a feed is known by the URL it was configured with. Safe when
+    two runs add the same feed at once (the second finds it)."""
     stamp = now()
     with transaction(db):
+        known = {r["config_url"]: r["name"] for r in db.query("select config_url, name from feeds")}
         for url, name in feeds:
             if url not in known:
                 # A feed that moved to this URL gives it back: it is configured in its own right.
                 db.execute("update feeds set url = config_url where url = ?", [url])
                 db.execute(
                     "insert into feeds (url, config_url, name, added, enabled) "
-                    "values (?, ?, ?, ?, 1)",
+                    "values (?, ?, ?, ?, 1) on conflict do nothing",
                     [url, url, name, stamp],
                 )
+                known[url] = name
             elif name and known[url] != name:
                 db.execute("update feeds set name = ? where config_url = ?", [name, url])
 

@@ -122,3 +122,13 @@ def test_secrets_come_from_environment_and_are_redacted(write_config, monkeypatc
     config = load_config(write_config("alerts: [{apprise: 'tgram://${DW_TOKEN}/12345'}]\n"))
     assert config.alerts == ["tgram://123456:s3cr3t/12345"]
     assert "s3cr3t" not in redact_url(config.alerts[0])
+
+
+def test_a_feed_listed_twice_is_an_error(write_config) -> None:
+    from dyadwatch.config import ConfigError, load_config
+
+    path = write_config({"feeds": ["https://a.example/rss", {"url": "https://a.example/rss"}]})
+    with pytest.raises(
+        ConfigError, match=r"feeds\[1\]\.url: https://a.example/rss is listed twice"
+    ):
+        load_config(path)

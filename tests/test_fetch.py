@@ -136,3 +136,38 @@ def test_connection_goes_to_the_checked_address(loopback, monkeypatch) -> None:
             client, f"http://rebind.example:{loopback.port}/secret", max_bytes=100, total_timeout=2
         )
     assert loopback.hits == []
+
+
+def test_a_page_may_redirect_back_once(loopback, client) -> None:
+    def start(handler):
+        if "seen=1" in (handler.headers.get("Cookie") or ""):
+            return 200, {}, b"article"
+        return 302, {"Location": "/check"}, b""
+
+    loopback.routes["/a"] = start
+    loopback.routes["/check"] = (302, {"Location": "/a", "Set-Cookie": "seen=1; Path=/"}, b"")
+    got = fetch(client, f"{loopback.base}/a", max_bytes=100, allow_private=True)
+    assert got.content == b"article"
+
+
+def test_proxies_from_the_environment_are_honoured(monkeypatch) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal.example:3128")
+    with make_client() as proxied:
+        assert proxied.dyadwatch_direct is False
+        assert proxied._mounts  # httpx built its proxy transport
+    monkeypatch.delenv("HTTPS_PROXY")
+    for name in ("HTTP_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    with make_client() as direct:
+        assert direct.dyadwatch_direct is True
+
+
+def test_utf8_bytes_win_over_a_wrong_single_byte_charset() -> None:
+    from dyadwatch.feeds import parse_feed
+
+    body = (
+        '<rss version="2.0"><channel><title>Лента</title><item><title>Москва и Киев</title>'
+        "<link>https://x.example/1</link></item></channel></rss>"
+    ).encode()
+    feed = parse_feed(body, "https://x.example/rss", "application/rss+xml; charset=windows-1251")
+    assert feed.entries[0].title == "Москва и Киев" and feed.encoding == "utf-8"

@@ -206,3 +206,39 @@ def test_concurrency_limits(loopback, write_config, tmp_path) -> None:
         assert [p.ok for p in polls] == [True] * 8
         assert [p.url for p in polls] == feeds  # results in the order asked
         assert active["max"] == expected
+
+
+def test_a_redirect_to_a_page_that_is_no_feed_does_not_move_the_feed(
+    loopback, write_config, tmp_path
+) -> None:
+    loopback.routes["/feed"] = (301, {"Location": "/"}, b"")
+    loopback.routes["/"] = (200, {"Content-Type": "text/html"}, b"<html><body>Home</body></html>")
+    config = _config(write_config, tmp_path, [f"{loopback.base}/feed"])
+    with open_corpus(config.database) as db:
+        [poll] = pipeline.ingest(db, config)["polls"]
+        assert poll.status == "parse error"
+        assert db.table("feeds").get(1)["url"] == f"{loopback.base}/feed"
+
+
+def test_one_article_that_breaks_analysis_costs_only_itself(
+    loopback, write_config, tmp_path, monkeypatch
+) -> None:
+    loopback.routes["/feed"] = (200, {"Content-Type": "application/rss+xml"}, feed_xml(4))
+    config = _config(write_config, tmp_path, [f"{loopback.base}/feed"])
+    real = pipeline.analysed_document
+
+    def fragile(analyser, doc):
+        if doc["url"].endswith("/a/2"):
+            raise RecursionError("pathological text")
+        return real(analyser, doc)
+
+    monkeypatch.setattr(pipeline, "analysed_document", fragile)
+    with open_corpus(config.database) as db:
+        assert pipeline.ingest(db, config)["documents_new"] == 4
+        broken = db.execute(
+            "select fetch_error, actors from documents where url like '%/a/2'"
+        ).fetchone()
+        assert "analysis failed (RecursionError: pathological text)" in broken[0]
+        assert broken[1] == "[]"
+        assert db.table("feeds").get(1)["last_status"] == "ok"  # the feed's state advanced
+        assert db.execute("select count(*) from pair_flags").fetchone()[0] == 3

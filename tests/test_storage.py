@@ -252,3 +252,24 @@ def test_channels_receive_only_their_pairs(db) -> None:
         ("everything", "ISR-RUS"),
         ("only-isr-rus", "ISR-RUS"),
     ]
+
+
+def test_nested_transactions_are_savepoints(db) -> None:
+    from storage.corpus import transaction
+
+    with transaction(db):
+        db.execute("insert into feeds (url, config_url) values ('u1', 'u1')")
+        with pytest.raises(ValueError), transaction(db):
+            db.execute("insert into feeds (url, config_url) values ('u2', 'u2')")
+            raise ValueError("inner block fails")
+    assert [r["url"] for r in db.query("select url from feeds")] == ["u1"]
+
+
+def test_schema_can_be_opened_by_many_processes_at_once(tmp_path) -> None:
+    import subprocess
+    import sys
+
+    path = tmp_path / "race.db"
+    script = "import sys; from storage.corpus import open_corpus; open_corpus(sys.argv[1]).close()"
+    runs = [subprocess.Popen([sys.executable, "-c", script, str(path)]) for _ in range(6)]
+    assert [r.wait(timeout=120) for r in runs] == [0] * 6
