@@ -469,6 +469,7 @@ def _read_body(
         raise FetchError(url, "timed out while reading the body", kind="timeout") from None
     except httpx.HTTPError as exc:
         raise FetchError(url, f"broken response ({type(exc).__name__}: {exc})") from None
+    decoder.finish()
     return b"".join(chunks)
 
 
@@ -489,20 +490,37 @@ class _Decoder:
             raise FetchError(url, f"unsupported Content-Encoding {encoding!r}", kind="unreachable")
 
     def feed(self, chunk: bytes, room: int) -> bytes:
+        """Decompress a chunk, producing at most ``room + 1`` bytes (one more than fits
+        tells the caller the cap is exceeded)."""
         if self._zlib is None:
             return chunk
-        try:
-            return self._zlib.decompress(chunk, room + 1)
-        except zlib.error as exc:
-            if self.encoding == "deflate" and getattr(self, "_first", False):
-                # Some servers send raw deflate without the zlib header.
-                self._zlib = zlib.decompressobj(-zlib.MAX_WBITS)
-                self._first = False
-                return self.feed(chunk, room)
-            raise FetchError(self.url, f"broken {self.encoding} body ({exc})") from None
-        finally:
-            if self.encoding == "deflate":
-                self._first = False
+        out = b""
+        data = chunk
+        while data:
+            try:
+                out += self._zlib.decompress(data, room - len(out) + 1)
+            except zlib.error as exc:
+                if self.encoding == "deflate" and getattr(self, "_first", False) and not out:
+                    # Some servers send raw deflate without the zlib header.
+                    self._zlib = zlib.decompressobj(-zlib.MAX_WBITS)
+                    self._first = False
+                    continue
+                raise FetchError(self.url, f"broken {self.encoding} body ({exc})") from None
+            self._first = False
+            if len(out) > room:
+                break
+            if self._zlib.eof and self._zlib.unused_data and self.encoding != "deflate":
+                # Another gzip member follows (concatenated gzip files are valid gzip).
+                data = self._zlib.unused_data
+                self._zlib = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            else:
+                break
+        return out
+
+    def finish(self) -> None:
+        """Refuse a compressed body that ended before its compressed stream did."""
+        if self._zlib is not None and not self._zlib.eof:
+            raise FetchError(self.url, f"truncated {self.encoding} body", kind="unreachable")
 
 
 def retry_after_seconds(value: str | None) -> float | None:

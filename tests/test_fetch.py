@@ -171,3 +171,14 @@ def test_utf8_bytes_win_over_a_wrong_single_byte_charset() -> None:
     ).encode()
     feed = parse_feed(body, "https://x.example/rss", "application/rss+xml; charset=windows-1251")
     assert feed.entries[0].title == "Москва и Киев" and feed.encoding == "utf-8"
+
+
+def test_gzip_members_and_truncated_gzip(loopback, client) -> None:
+    whole = gzip.compress(b"first,") + gzip.compress(b"second")
+    loopback.routes["/two"] = (200, {"Content-Encoding": "gzip"}, whole)
+    got = fetch(client, f"{loopback.base}/two", max_bytes=100, allow_private=True)
+    assert got.content == b"first,second"
+    cut = gzip.compress(b"x" * 5000)[:-20]
+    loopback.routes["/cut"] = (200, {"Content-Encoding": "gzip"}, cut)
+    with pytest.raises(FetchError, match="truncated gzip body"):
+        fetch(client, f"{loopback.base}/cut", max_bytes=10_000, allow_private=True)
