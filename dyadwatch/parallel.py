@@ -14,6 +14,7 @@ import atexit
 import multiprocessing
 import os
 import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 
 _lock = threading.Lock()
@@ -40,8 +41,30 @@ def shared_pool() -> ProcessPoolExecutor:
         if _pool is None or getattr(_pool, "_broken", False):
             context = multiprocessing.get_context("forkserver")
             context.set_forkserver_preload(["dyadwatch.worker"])
-            _pool = ProcessPoolExecutor(max_workers=workers(), mp_context=context)
+            _pool = ProcessPoolExecutor(
+                max_workers=workers(),
+                mp_context=context,
+                initializer=watch_parent,
+                initargs=(os.getpid(),),
+            )
         return _pool
+
+
+def watch_parent(pid: int) -> None:
+    """In a worker: exit when the process that owns the pool is gone. A run killed with
+    SIGKILL cannot stop its workers, and they would otherwise wait for work forever."""
+
+    def watch() -> None:
+        while True:
+            time.sleep(2)
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                os._exit(0)
+            except PermissionError:
+                pass
+
+    threading.Thread(target=watch, name="dyadwatch-parent-watch", daemon=True).start()
 
 
 def shutdown() -> None:
