@@ -8,22 +8,32 @@ headline and an added paragraph that makes its text unique, and the boilerplate 
 news site (inline CSS and scripts, a large menu, related links, story cards, footer), about
 30–60 KB of HTML each. The feeds answer a matching ``If-None-Match`` with 304.
 
-In the same run it measures:
+In the same run it measures, as wall time:
 
 * the baseline: a bare loop in one process, one ``httpx.Client``, that GETs every page and
   calls ``trafilatura.extract`` on it (no feeds, no detection, no database);
 * the first run: ``flows.monitor.run_once(config, force=True)`` in a fresh subprocess, in
   Prefect's ephemeral mode (``PREFECT_API_URL`` unset, ``PREFECT_HOME`` in a temporary
-  folder), end to end: seeds, poll, fetch, extract, detect, store and full-text index;
+  folder), end to end: seeds, poll, fetch, extract, detect, store and full-text index, from
+  the interpreter's start to its exit (as a user of ``dyadwatch run`` waits for it);
 * the empty run: the same command again; every feed must answer 304 and nothing is fetched;
 * Prefect's own fixed cost: a subprocess that runs an empty ``@flow`` once with the same
-  settings (the first such run, on the fresh ``PREFECT_HOME``, also creates Prefect's
-  database: it is reported as the cold start and is not otherwise counted).
+  settings. The first such run, on the fresh ``PREFECT_HOME``, creates Prefect's database:
+  it comes before everything else, is shown as the cold start and is not otherwise counted.
+
+Peak memory is each process's VmHWM, read from /proc by the flow's subprocess before it
+exits: the subprocess itself ("main") and the largest of its process pool's workers. (Not
+``getrusage``: on Linux a process started by fork and exec inherits, in ``ru_maxrss``, the
+size of the process that started it.)
 
 Goals (issue): (first run - empty run) at least 1.7x faster than the bare loop on a 2-core
 machine; the empty run costs Prefect's start-up plus one conditional GET per feed; peak
-memory (the flow's process plus its largest worker process) at most 400 MB for a batch of
-10,000 articles (``--pages 10000``). Goals are printed as MET or NOT MET.
+memory (the flow's process plus its largest worker) at most 400 MB for a batch of 10,000
+articles (``--pages 10000``). The speed and memory goals are printed as MET or NOT MET; for
+the empty run, the details show how much it costs beyond Prefect alone.
+
+Prefect's start-up varies by a few seconds from run to run, and first - empty inherits it:
+``--repeat 3`` runs three rounds (each on a new corpus) and prints medians.
 
 The pages of this benchmark all come from one host, 127.0.0.1, so the configuration raises
 ``polling.per_host`` from its default of 2 to 8 (``--per-host``): a real run spreads its
@@ -33,7 +43,8 @@ The benchmark is also a check: it exits with status 1 when a page is not stored 
 page text, or when the empty run makes any request other than one 304 per feed (not when
 a goal is missed).
 
-    python bench/ingest.py [--pages 300] [--feeds 10] [--per-host 8] [--concurrency 16]
+    python bench/ingest.py [--pages 300] [--feeds 10] [--repeat 1] [--per-host 8]
+                           [--concurrency 16]
 """
 
 from __future__ import annotations
@@ -56,6 +67,7 @@ from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from multiprocessing.sharedctypes import SynchronizedArray
 from pathlib import Path
+from statistics import median
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -558,8 +570,9 @@ class Counts:
         return {k: a - b for k, a, b in zip(KINDS, self.snapshot(), before, strict=True)}
 
 
-def start_site(pages: int, feeds: int) -> tuple[Site, Counts, multiprocessing.Process]:
-    """Start the site's server in a process of its own (forked before any thread exists)."""
+def start_site(pages: int, feeds: int) -> tuple[Site, Counts, multiprocessing.Process, list[str]]:
+    """Start the site's server in a process of its own (forked before any thread exists);
+    the site, its request counts, the process and the feeds' ETags."""
     newest = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=10)
     site = Site(pages, feeds, load_stories(), newest)
     context = multiprocessing.get_context("fork")
@@ -568,7 +581,7 @@ def start_site(pages: int, feeds: int) -> tuple[Site, Counts, multiprocessing.Pr
     process = context.Process(target=server.serve_forever, name="bench-site", daemon=True)
     process.start()
     server.socket.close()  # the child serves; this process only reads the counts
-    return site, Counts(shared), process
+    return site, Counts(shared), process, [server.feeds[i][1] for i in range(feeds)]
 
 
 # -- the runs ------------------------------------------------------------------------------
@@ -588,11 +601,14 @@ def bare_loop(site: Site) -> tuple[float, int]:
         return time.perf_counter() - started, extracted
 
 
-# The flow's subprocess: it prints its summary counts and its peak memory, and that of its
-# largest child (the process pool's workers are forked from a fork server, which reaps
-# them: once the pool and the fork server are stopped, RUSAGE_CHILDREN covers them all).
+# The flow's subprocess: it prints its summary counts and the peak memory of each of its
+# processes, read from /proc (VmHWM) while they still run, before it exits. getrusage() is no
+# use here: on Linux a process started by fork (or vfork) and exec keeps, in ru_maxrss, the
+# resident size of the process it was forked from, so RUSAGE_SELF in this subprocess reports
+# at least the benchmark's own size, and RUSAGE_CHILDREN (after stopping the pool and its
+# fork server) reports this process's size when it started the fork server, not a worker's.
 FLOW_CHILD = """
-import json, os, resource, sys, time
+import json, os, sys, time
 started = time.perf_counter()
 from dyadwatch.prefect_env import apply_defaults
 apply_defaults(quiet=True)
@@ -601,47 +617,58 @@ imported = time.perf_counter()
 summary = run_once(sys.argv[1], force=True)
 flowed = time.perf_counter()
 
-def server_peak_kb():
-    # Prefect's temporary server is a child still running: its peak, from /proc.
-    peak = 0
-    for pid in os.listdir("/proc"):
+def peak_kb(pid):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            return next(int(x.split()[1]) for x in f if x.startswith("VmHWM:"))
+    except (OSError, StopIteration, ValueError):
+        return 0
+
+def descendants(root):
+    parents, commands = {}, {}
+    for name in os.listdir("/proc"):
         try:
-            with open(f"/proc/{pid}/stat") as f:
-                if int(f.read().rsplit(")", 1)[1].split()[1]) != os.getpid():
-                    continue
-            with open(f"/proc/{pid}/status") as f:
-                for line in f:
-                    if line.startswith("VmHWM:"):
-                        peak = max(peak, int(line.split()[1]))
+            with open(f"/proc/{name}/stat") as f:
+                parents[int(name)] = int(f.read().rsplit(")", 1)[1].split()[1])
+            with open(f"/proc/{name}/cmdline", "rb") as f:
+                commands[int(name)] = f.read().replace(b"\\0", b" ").decode(errors="replace")
         except (OSError, ValueError, IndexError):
             pass
-    return peak
+    found, todo = {}, [root]
+    while todo:
+        pid = todo.pop()
+        for child, parent in parents.items():
+            if parent == pid and child not in found:
+                found[child] = (parent, commands.get(child, ""))
+                todo.append(child)
+    return found
 
-prefect_server_kb = server_peak_kb() if os.path.isdir("/proc") else 0
+memory = {"main_kb": peak_kb("self"), "worker_kb": 0, "workers": 0, "fork_server_kb": 0,
+          "prefect_server_kb": 0}
+tree = descendants(os.getpid())
+fork_servers = {p for p, (_, cmd) in tree.items() if "multiprocessing.forkserver" in cmd}
+for pid, (parent, cmd) in tree.items():
+    if parent in fork_servers:
+        memory["workers"] += 1
+        memory["worker_kb"] = max(memory["worker_kb"], peak_kb(pid))
+    elif pid in fork_servers:
+        memory["fork_server_kb"] = max(memory["fork_server_kb"], peak_kb(pid))
+    elif "uvicorn" in cmd:
+        memory["prefect_server_kb"] = max(memory["prefect_server_kb"], peak_kb(pid))
+keys = ["documents_new", "pages_failed", "entries_new", "feeds_polled", "feeds_not_modified",
+        "feeds_failed", "flags_new"]
+result = {k: summary[k] for k in keys}
+result.update(memory, import_s=imported - started, flow_s=flowed - imported)
+print("BENCH-RESULT " + json.dumps(result), flush=True)
+# Stop the pool and wait for its fork server (as exit would, without waiting), so that their
+# CPU time is counted as the benchmark's own.
 from dyadwatch import parallel
 parallel.shutdown()
-workers_counted = True
 try:
-    import multiprocessing.forkserver as forkserver
-    forkserver._forkserver._stop()
+    import multiprocessing.forkserver
+    multiprocessing.forkserver._forkserver._stop()
 except Exception:
-    workers_counted = False
-result = {
-    "documents_new": summary["documents_new"],
-    "pages_failed": summary["pages_failed"],
-    "entries_new": summary["entries_new"],
-    "feeds_polled": summary["feeds_polled"],
-    "feeds_not_modified": summary["feeds_not_modified"],
-    "feeds_failed": summary["feeds_failed"],
-    "flags_new": summary["flags_new"],
-    "import_s": imported - started,
-    "flow_s": flowed - imported,
-    "main_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-    "children_kb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
-    "prefect_server_kb": prefect_server_kb,
-    "workers_counted": workers_counted,
-}
-print("BENCH-RESULT " + json.dumps(result), flush=True)
+    pass
 """
 
 # Prefect alone: an empty flow, run once the way ``run_once`` runs the monitor.
@@ -742,6 +769,66 @@ def mb(kilobytes: float) -> float:
     return kilobytes / 1024  # Linux reports ru_maxrss and VmHWM in kilobytes
 
 
+def conditional_gets(site: Site, etags: list[str]) -> float:
+    """Seconds for one conditional GET per feed with a plain client (each must get a 304):
+    what the empty run's own work should cost."""
+    with httpx.Client(trust_env=False, timeout=30.0) as client:
+        started = time.perf_counter()
+        for i, etag in enumerate(etags):
+            url = f"{site.base}/feeds/{i}.xml"
+            response = client.get(url, headers={"If-None-Match": etag})
+            if response.status_code != 304:
+                raise SystemExit(f"FAILED: {url} answered {response.status_code}, not 304")
+        return time.perf_counter() - started
+
+
+@dataclass
+class Round:
+    """One round of measurements: baseline, first run, empty run, Prefect alone."""
+
+    bare: float
+    bare_extracted: int
+    first: Child
+    stored: tuple[int, int]  # feed documents in the corpus after the first run; with page text
+    empty: Child
+    prefect: Child
+
+    @property
+    def gained(self) -> float:
+        return self.first.seconds - self.empty.seconds
+
+
+def one_round(
+    folder: Path, site: Site, args: argparse.Namespace, env: dict[str, str], counts: Counts
+) -> Round:
+    """Baseline, then the flow on a new corpus twice, then Prefect alone."""
+    folder.mkdir()
+    config = write_config(folder, site, args.per_host, args.concurrency)
+    bare, extracted = bare_loop(site)
+    first = run_child(FLOW_CHILD, [str(config)], env, counts)
+    stored = stored_pages(folder / "corpus.db")
+    empty = run_child(FLOW_CHILD, [str(config)], env, counts)
+    prefect = run_child(PREFECT_CHILD, [], env, counts)
+    return Round(bare, extracted, first, stored, empty, prefect)
+
+
+def busy_seconds() -> float:
+    """CPU time used on this machine by everything (/proc/stat; 0 where there is none)."""
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(x) for x in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return 0.0
+    user, nice, system, _idle, _iowait, irq, softirq = fields[:7]
+    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
+
+
+def own_seconds() -> float:
+    """CPU time used by this process and its children that have ended."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pages", type=int, default=300)
@@ -753,134 +840,163 @@ def main() -> None:
         help="polling.per_host (every page is on one loopback host; the default config has 2)",
     )
     parser.add_argument("--concurrency", type=int, default=16, help="polling.concurrency")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="rounds (each on a new corpus); the table shows medians: Prefect's start-up "
+        "alone varies by a few seconds from run to run",
+    )
     args = parser.parse_args()
-    if args.feeds < 1 or args.pages < args.feeds or args.pages > 99_999:
-        parser.error("expected at least one feed, at least one page per feed, < 100,000 pages")
+    if args.feeds < 1 or args.pages < args.feeds or args.pages > 99_999 or args.repeat < 1:
+        parser.error(
+            "expected at least one feed, one page per feed, fewer than 100,000 pages and "
+            "at least one round"
+        )
     # Every request goes to loopback: no proxy from the environment may take it elsewhere.
     for name in [n for n in os.environ if n.lower().endswith("_proxy")]:
         del os.environ[name]
 
-    site, counts, server = start_site(args.pages, args.feeds)
+    busy, own = busy_seconds(), own_seconds()
+    site, counts, server, etags = start_site(args.pages, args.feeds)
     try:
         sizes = [len(site.page(n)) for n in range(0, args.pages, max(1, args.pages // 200))]
         with tempfile.TemporaryDirectory(prefix="dyadwatch-bench-ingest-") as tmp:
-            folder = Path(tmp)
-            config = write_config(folder, site, args.per_host, args.concurrency)
-            env = child_env(folder / "prefect-home")
+            env = child_env(Path(tmp) / "prefect-home")
             # Prefect's first start on a fresh home creates and migrates its database: done
-            # once, first, so that neither run below pays it.
+            # once, first, so that no measured run pays it.
             cold = run_child(PREFECT_CHILD, [], env, counts)
-            bare_seconds, bare_extracted = bare_loop(site)
-            first = run_child(FLOW_CHILD, [str(config)], env, counts)
-            total, with_page = stored_pages(folder / "corpus.db")
-            empty = run_child(FLOW_CHILD, [str(config)], env, counts)
-            prefect = run_child(PREFECT_CHILD, [], env, counts)
+            rounds = [
+                one_round(Path(tmp) / f"round-{r}", site, args, env, counts)
+                for r in range(args.repeat)
+            ]
+            gets = conditional_gets(site, etags)
     finally:
         server.terminate()
-    report(args, sizes, cold, prefect, bare_seconds, bare_extracted, first, empty)
-    check(args, bare_extracted, first, empty, total, with_page)
+        server.join(5)
+    others = busy_seconds() - busy - (own_seconds() - own)
+    report(args, sizes, rounds, cold, gets, others)
+    check(args, rounds)
 
 
 def report(
     args: argparse.Namespace,
     sizes: list[int],
+    rounds: list[Round],
     cold: Child,
-    prefect: Child,
-    bare_seconds: float,
-    bare_extracted: int,
-    first: Child,
-    empty: Child,
+    gets: float,
+    others: float,
 ) -> None:
-    """Print the table, then the details behind it."""
-    gained = first.seconds - empty.seconds
-    speedup = bare_seconds / gained if gained > 0 else float("inf")
+    """Print the table (medians over the rounds), then the details behind it."""
+    bare = median(r.bare for r in rounds)
+    first = median(r.first.seconds for r in rounds)
+    empty = median(r.empty.seconds for r in rounds)
+    prefect = median(r.prefect.seconds for r in rounds)
+    gained = median(r.gained for r in rounds)
+    speedup = bare / gained if gained > 0 else float("inf")
     met = "MET" if speedup >= SPEEDUP_GOAL else "NOT MET"
-    main_mb, workers_mb = mb(first.result["main_kb"]), mb(first.result["children_kb"])
-    peak = main_mb + workers_mb
+    main_mb = max(mb(r.first.result["main_kb"]) for r in rounds)
+    worker_mb = max(mb(r.first.result["worker_kb"]) for r in rounds)
+    peak = main_mb + worker_mb
     if args.pages >= MEMORY_GOAL_PAGES:
-        memory_goal = (
-            f"goal ≤ {MEMORY_GOAL_MB} MB: {'MET' if peak <= MEMORY_GOAL_MB else 'NOT MET'}"
-        )
+        verdict = "MET" if peak <= MEMORY_GOAL_MB else "NOT MET"
+        memory_goal = f"goal ≤ {MEMORY_GOAL_MB} MB: {verdict}"
     else:
         memory_goal = (
             f"goal ≤ {MEMORY_GOAL_MB} MB at {MEMORY_GOAL_PAGES:,} pages "
             f"(run with --pages {MEMORY_GOAL_PAGES})"
         )
     w = 55
-    print(f"{args.pages:,} pages in {args.feeds} feeds on loopback, {cores()} cores")
-    print(f"{'bare loop (fetch + trafilatura.extract, one process)':<{w}} {bare_seconds:6.1f} s")
-    print(f"{'first run (poll, fetch, extract, detect, store, index)':<{w}} {first.seconds:6.1f} s")
+    medians = f", medians of {len(rounds)} rounds" if len(rounds) > 1 else ""
+    print(f"{args.pages:,} pages in {args.feeds} feeds on loopback, {cores()} cores{medians}")
+    print(f"{'bare loop (fetch + trafilatura.extract, one process)':<{w}} {bare:6.1f} s")
+    print(f"{'first run (poll, fetch, extract, detect, store, index)':<{w}} {first:6.1f} s")
     label = f"empty run (nothing new: {args.feeds} conditional GETs, all 304)"
-    print(
-        f"{label:<{w}} {empty.seconds:6.1f} s   (Prefect start-up alone: {prefect.seconds:.1f} s)"
-    )
+    print(f"{label:<{w}} {empty:6.1f} s   (Prefect start-up alone: {prefect:.1f} s)")
     print(
         f"first − empty = {gained:.1f} s  → {speedup:.1f}× faster than the bare loop   "
         f"goal ≥ {SPEEDUP_GOAL}×: {met}"
     )
-    label = f"peak memory: main {main_mb:.0f} MB + workers {workers_mb:.0f} MB = {peak:.0f} MB"
+    label = f"peak memory: main {main_mb:.0f} MB + workers {worker_mb:.0f} MB"
     print(f"{label:<{w}} {memory_goal}")
 
     print("details:")
     print(
-        f"  pages {sum(sizes) / len(sizes) / 1024:.0f} KB of HTML on average "
-        f"({min(sizes) / 1024:.0f}–{max(sizes) / 1024:.0f} KB); bare loop: "
-        f"{1000 * bare_seconds / args.pages:.1f} ms a page, {bare_extracted} with text"
+        f"  pages: {sum(sizes) / len(sizes) / 1024:.0f} KB of HTML on average "
+        f"({min(sizes) / 1024:.0f}–{max(sizes) / 1024:.0f} KB); bare loop "
+        f"{1000 * bare / args.pages:.1f} ms a page; first − empty "
+        f"{1000 * gained / args.pages:.1f} ms a page"
     )
-    for label, child in [("first run", first), ("empty run", empty)]:
-        r = child.result
+    if len(rounds) > 1:
+        for label, values in [
+            ("bare loop", [r.bare for r in rounds]),
+            ("first run", [r.first.seconds for r in rounds]),
+            ("empty run", [r.empty.seconds for r in rounds]),
+            ("Prefect alone", [r.prefect.seconds for r in rounds]),
+            ("first − empty", [r.gained for r in rounds]),
+        ]:
+            print(f"  {label} in each round: " + ", ".join(f"{v:.1f}" for v in values) + " s")
+    last = rounds[-1]
+    for label, child in [("first run", last.first), ("empty run", last.empty)]:
+        c = child.result
         requests = ", ".join(f"{n} {k}" for k, n in child.requests.items() if n)
         print(
-            f"  {label}: imports {r['import_s']:.1f} s, flow {r['flow_s']:.1f} s, exit "
-            f"{child.seconds - r['import_s'] - r['flow_s']:.1f} s; {r['documents_new']} new "
-            f"documents ({r['pages_failed']} from the feed summary only), {r['flags_new']} "
+            f"  {label}: imports {c['import_s']:.1f} s, flow {c['flow_s']:.1f} s, exit "
+            f"{child.seconds - c['import_s'] - c['flow_s']:.1f} s; {c['documents_new']} new "
+            f"documents ({c['pages_failed']} from the feed summary only), {c['flags_new']} "
             f"new flags; requests: {requests or 'none'}"
         )
-    for label, child in [("Prefect alone", prefect), ("Prefect alone, cold", cold)]:
-        r = child.result
+    for label, child in [("Prefect alone", last.prefect), ("Prefect alone, cold", cold)]:
+        c = child.result
         print(
-            f"  {label}: {child.seconds:.1f} s (import {r['import_s']:.1f} s, empty flow "
-            f"{r['flow_s']:.1f} s, exit {child.seconds - r['import_s'] - r['flow_s']:.1f} s)"
+            f"  {label}: {child.seconds:.1f} s (import {c['import_s']:.1f} s, empty flow "
+            f"{c['flow_s']:.1f} s, exit {child.seconds - c['import_s'] - c['flow_s']:.1f} s)"
+            + ("; creates Prefect's database, not counted" if "cold" in label else "")
         )
     print(
-        f"  polling.per_host {args.per_host}, polling.concurrency {args.concurrency}; Prefect's "
-        f"temporary server peaked at {mb(first.result['prefect_server_kb']):.0f} MB "
-        "(not counted above)"
+        f"  empty run − Prefect alone = {empty - prefect:.1f} s; {args.feeds} conditional "
+        f"GETs alone take {1000 * gets:.0f} ms"
     )
-    if not first.result["workers_counted"]:
-        print("  note: the fork server could not be stopped: worker memory is not included")
+    r = last.first.result
+    print(
+        f"  first run's other processes at their peaks: fork server "
+        f"{mb(r['fork_server_kb']):.0f} MB, {r['workers']} workers (the largest is counted "
+        f"above), Prefect's temporary server {mb(r['prefect_server_kb']):.0f} MB"
+    )
+    print(f"  polling.per_host {args.per_host}, polling.concurrency {args.concurrency}")
+    if others > 0:
+        print(
+            f"  other processes on this machine used {others:.0f} CPU-seconds during the "
+            "benchmark" + (": the figures above are not reliable" if others > 10 else "")
+        )
 
 
-def check(
-    args: argparse.Namespace,
-    bare_extracted: int,
-    first: Child,
-    empty: Child,
-    total: int,
-    with_page: int,
-) -> None:
-    """Exit with status 1 when the runs did not do what they must."""
+def check(args: argparse.Namespace, rounds: list[Round]) -> None:
+    """Exit with status 1 when a run did not do what it must."""
     problems = []
-    r = first.result
-    if total != args.pages or with_page != args.pages or r["pages_failed"]:
-        problems.append(
-            f"first run: {with_page} of {args.pages} pages stored with their page text "
-            f"({total} feed documents, {r['pages_failed']} from the feed summary only)"
-        )
-    if r["feeds_failed"]:
-        problems.append(f"first run: {r['feeds_failed']} feeds failed")
-    if bare_extracted != args.pages:
-        problems.append(f"bare loop: {bare_extracted} of {args.pages} pages gave text")
-    seen = empty.requests
-    if (
-        seen["feed 304"] != args.feeds
-        or sum(seen.values()) != args.feeds
-        or empty.result["documents_new"]
-    ):
-        problems.append(
-            f"empty run: expected {args.feeds} requests, all 304; the site saw "
-            + ", ".join(f"{n} {k}" for k, n in seen.items())
-        )
+    for number, r in enumerate(rounds, 1):
+        where = f"round {number}: " if len(rounds) > 1 else ""
+        total, with_page = r.stored
+        failed = r.first.result["pages_failed"]
+        if total != args.pages or with_page != args.pages or failed:
+            problems.append(
+                f"{where}first run: {with_page} of {args.pages} pages stored with their page "
+                f"text ({total} feed documents, {failed} from the feed summary only)"
+            )
+        if r.first.result["feeds_failed"]:
+            problems.append(f"{where}first run: {r.first.result['feeds_failed']} feeds failed")
+        if r.bare_extracted != args.pages:
+            problems.append(f"{where}bare loop: {r.bare_extracted} of {args.pages} pages gave text")
+        seen = r.empty.requests
+        if (
+            seen["feed 304"] != args.feeds
+            or sum(seen.values()) != args.feeds
+            or r.empty.result["documents_new"]
+        ):
+            problems.append(
+                f"{where}empty run: expected {args.feeds} requests, all 304; the site saw "
+                + ", ".join(f"{n} {k}" for k, n in seen.items())
+            )
     if problems:
         print("FAILED: " + "; ".join(problems), file=sys.stderr)
         sys.exit(1)
