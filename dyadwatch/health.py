@@ -27,6 +27,7 @@ import sqlite_utils
 
 from dyadwatch.alerts import channels, send
 from dyadwatch.config import Config
+from dyadwatch.polling import parse_time as _parse
 from storage import corpus
 
 log = logging.getLogger(__name__)
@@ -48,16 +49,6 @@ class Finding:
     condition: str
     problem: bool
     detail: str
-
-
-def _parse(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _days(seconds: float) -> str:

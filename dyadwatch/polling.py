@@ -88,7 +88,8 @@ class FeedPoll:
 
 
 # -- the schedule --------------------------------------------------------------------------
-def _parse(value: str | None) -> datetime | None:
+def parse_time(value: str | None) -> datetime | None:
+    """An ISO 8601 timestamp as an aware datetime (UTC when it has no zone), or ``None``."""
     if not value:
         return None
     try:
@@ -102,7 +103,7 @@ def is_due(state: FeedState, now: datetime) -> bool:
     """Whether a feed should be polled now (never when disabled)."""
     if not state.enabled:
         return False
-    when = _parse(state.next_poll)
+    when = parse_time(state.next_poll)
     return when is None or when <= now
 
 
@@ -114,7 +115,7 @@ def publishing_interval(dates: Iterable[str | None], now: datetime | None) -> fl
     since its newest entry is used instead, so a feed that stopped publishing is polled less
     and less.
     """
-    stamps = sorted({d for d in (_parse(x) for x in dates) if d is not None}, reverse=True)[:20]
+    stamps = sorted({d for d in (parse_time(x) for x in dates) if d is not None}, reverse=True)[:20]
     if len(stamps) < 3:
         return None
     gaps = [(a - b).total_seconds() for a, b in zip(stamps, stamps[1:], strict=False)]
@@ -173,10 +174,10 @@ def schedule(
     if poll.ok:
         found_new = bool(poll.new_entries)
         dates = [e.published for e in poll.entries]
-        newest = max((d for d in dates if _parse(d)), default=None, key=lambda d: _parse(d))
+        newest = max((d for d in dates if parse_time(d)), default=None, key=lambda d: parse_time(d))
         if poll.not_modified:
             published_every = None
-            stale = _parse(state.newest_entry_at)
+            stale = parse_time(state.newest_entry_at)
             if stale and state.interval_s:
                 published_every = max(2 * state.interval_s, (now - stale).total_seconds() / 2)
         else:
