@@ -41,6 +41,18 @@ from dyadwatch.feeds import Entry  # noqa: E402
 from dyadwatch.polling import FeedPoll, FeedState, load_states, poll_many, record_polls  # noqa: E402
 from storage import corpus  # noqa: E402
 
+FLAG_FIELDS = (
+    "pair",
+    "actor_a",
+    "actor_b",
+    "level",
+    "tracked",
+    "title",
+    "url",
+    "sentence",
+    "aliases",
+    "document_id",
+)
 IN_FLIGHT = 8  # batches of articles being fetched and analysed at once
 
 
@@ -231,7 +243,13 @@ def _cycle(
         progress.current().advance("documents", len(records))
         stored["documents_new"] += result["documents_new"]
         stored["alerts_created"] += result["alerts_created"]
-        stored["flags"].extend(result["flags"])
+        # Only new flags of tracked pairs are reported (events, artifacts, summary): keep
+        # those, without their evidence JSON, so a run of thousands of articles stays small.
+        stored["flags"].extend(
+            {k: flag.get(k) for k in FLAG_FIELDS}
+            for flag in result["flags"]
+            if flag["tracked"] and flag["level"] == "sentence"
+        )
         del records, result
     # Only now do the feeds' validators and schedules advance: a run that dies before this
     # line polls the same feeds in full next time, and no entry is lost.
