@@ -50,13 +50,16 @@ a goal is missed).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import email.utils
 import hashlib
 import html
 import json
 import multiprocessing
 import os
+import random
 import re
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -83,9 +86,12 @@ SPEEDUP_GOAL = 1.7
 MEMORY_GOAL_MB = 400
 MEMORY_GOAL_PAGES = 10_000
 RESULT_MARK = "BENCH-RESULT "
+CHILD_TIMEOUT_S = 3600
+UNRELIABLE_SHARE = 0.02  # of the cores' time taken by other processes during the benchmark
 
 SITE = "The Demo Gazette"
-# Fictional places, desks and sections; every sentence below was written for this benchmark.
+# Fictional places (those of bench/poll.py), desks and sections; the headline variants and
+# sentences below were written for this benchmark.
 PLACES = ["Harbourtown", "Lindenfeld", "Port Aveline", "Mossgrove", "Quellbridge", "Tarnwick"]
 PLACES_RU = ["Харбортаун", "Линденфельд", "Порт-Авелин", "Моссгроув", "Квеллбридж", "Тарнвик"]
 DESKS = ["world", "diplomacy", "security", "business", "regional", "overnight"]
@@ -282,7 +288,7 @@ FOOTER = _footer()
 class Site:
     """The benchmark's news site: feeds and pages, generated from the demo articles.
 
-    Pages are built on request (a few tens of microseconds each) rather than held in
+    Pages are built on request (about half a millisecond each) rather than held in
     memory: a run of 10,000 pages would otherwise keep 450 MB in the server process.
     """
 
@@ -703,23 +709,35 @@ class Child:
 
 
 def run_child(code: str, args: list[str], env: dict[str, str], counts: Counts) -> Child:
-    """Run ``python -c code args`` from the project folder; its wall time and result."""
+    """Run ``python -c code args`` from the project folder; its wall time and result.
+
+    The subprocess gets a session of its own: if the benchmark is interrupted, the whole
+    group (Prefect's temporary server and the process pool included) is killed with it.
+    """
     before = counts.snapshot()
     started = time.perf_counter()
-    done = subprocess.run(
+    process = subprocess.Popen(
         [sys.executable, "-c", code, *args],
         cwd=ROOT,
         env=env,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=3600,
+        start_new_session=True,
     )
+    try:
+        stdout, stderr = process.communicate(timeout=CHILD_TIMEOUT_S)
+    except BaseException:  # a time-out, Ctrl-C, SIGTERM: leave no process behind
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+        raise
     seconds = time.perf_counter() - started
     requests = counts.since(before)
-    lines = [x for x in done.stdout.splitlines() if x.startswith(RESULT_MARK)]
-    if done.returncode != 0 or not lines:
-        sys.stderr.write(done.stdout[-4000:] + done.stderr[-4000:])
-        raise SystemExit(f"FAILED: the subprocess exited with status {done.returncode}")
+    lines = [x for x in stdout.splitlines() if x.startswith(RESULT_MARK)]
+    if process.returncode != 0 or not lines:
+        sys.stderr.write(stdout[-4000:] + stderr[-4000:])
+        raise SystemExit(f"FAILED: the subprocess exited with status {process.returncode}")
     return Child(seconds, json.loads(lines[-1][len(RESULT_MARK) :]), requests)
 
 
@@ -856,11 +874,14 @@ def main() -> None:
     # Every request goes to loopback: no proxy from the environment may take it elsewhere.
     for name in [n for n in os.environ if n.lower().endswith("_proxy")]:
         del os.environ[name]
+    # SIGTERM (e.g. from `timeout`) unwinds like Ctrl-C, so that no subprocess is left behind.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
 
-    busy, own = busy_seconds(), own_seconds()
+    busy, own, started = busy_seconds(), own_seconds(), time.perf_counter()
     site, counts, server, etags = start_site(args.pages, args.feeds)
     try:
-        sizes = [len(site.page(n)) for n in range(0, args.pages, max(1, args.pages // 200))]
+        sample = random.Random(0).sample(range(args.pages), min(args.pages, 200))
+        sizes = [len(site.page(n)) for n in sample]
         with tempfile.TemporaryDirectory(prefix="dyadwatch-bench-ingest-") as tmp:
             env = child_env(Path(tmp) / "prefect-home")
             # Prefect's first start on a fresh home creates and migrates its database: done
@@ -874,8 +895,10 @@ def main() -> None:
     finally:
         server.terminate()
         server.join(5)
+    # CPU time that other processes took from the benchmark's cores, as a share of them all.
     others = busy_seconds() - busy - (own_seconds() - own)
-    report(args, sizes, rounds, cold, gets, others)
+    share = others / (cores() * (time.perf_counter() - started))
+    report(args, sizes, rounds, cold, gets, others, share)
     check(args, rounds)
 
 
@@ -886,6 +909,7 @@ def report(
     cold: Child,
     gets: float,
     others: float,
+    share: float,
 ) -> None:
     """Print the table (medians over the rounds), then the details behind it."""
     bare = median(r.bare for r in rounds)
@@ -967,7 +991,8 @@ def report(
     if others > 0:
         print(
             f"  other processes on this machine used {others:.0f} CPU-seconds during the "
-            "benchmark" + (": the figures above are not reliable" if others > 10 else "")
+            f"benchmark ({share:.0%} of its cores' time)"
+            + (": the figures above are not reliable" if share > UNRELIABLE_SHARE else "")
         )
 
 
