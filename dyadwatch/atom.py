@@ -16,6 +16,7 @@ from xml.etree import ElementTree as ET
 import sqlite_utils
 
 from dyadwatch.alerts import format_alert
+from storage import corpus
 
 ATOM = "http://www.w3.org/2005/Atom"
 
@@ -33,13 +34,8 @@ limit ?
 
 
 def _iso(value: str | None) -> str:
-    if not value:
-        return datetime.now(UTC).isoformat(timespec="seconds")
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return datetime.now(UTC).isoformat(timespec="seconds")
-    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).isoformat(timespec="seconds")
+    parsed = corpus.parse_time(value) or datetime.now(UTC)
+    return parsed.isoformat(timespec="seconds")
 
 
 def alerts_feed(

@@ -27,8 +27,8 @@ import sqlite_utils
 
 from dyadwatch.alerts import channels, send
 from dyadwatch.config import Config
-from dyadwatch.polling import parse_time as _parse
 from storage import corpus
+from storage.corpus import parse_time as _parse
 
 log = logging.getLogger(__name__)
 

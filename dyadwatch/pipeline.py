@@ -119,15 +119,13 @@ def analyser_for(config: Config) -> Analyser:
 
 def parse_date(value: str | None) -> date | None:
     """The calendar date of an ISO-like date string, or ``None``."""
-    if not value:
-        return None
+    parsed = corpus.parse_time(value)
+    if parsed is not None:
+        return parsed.date()
     try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).date()
+        return date.fromisoformat((value or "")[:10])
     except ValueError:
-        try:
-            return date.fromisoformat(value[:10])
-        except ValueError:
-            return None
+        return None
 
 
 def analysed_document(analyser: Analyser, doc: dict[str, Any]) -> dict[str, Any]:

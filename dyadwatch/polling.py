@@ -36,6 +36,7 @@ from dyadwatch.config import Config, FeedConfig, PollingConfig
 from dyadwatch.feeds import Entry, FeedError, parse_feed
 from dyadwatch.fetch import FetchError, fetch, make_client
 from storage import corpus
+from storage.corpus import parse_time
 
 log = logging.getLogger(__name__)
 
@@ -88,17 +89,6 @@ class FeedPoll:
 
 
 # -- the schedule --------------------------------------------------------------------------
-def parse_time(value: str | None) -> datetime | None:
-    """An ISO 8601 timestamp as an aware datetime (UTC when it has no zone), or ``None``."""
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
 def is_due(state: FeedState, now: datetime) -> bool:
     """Whether a feed should be polled now (never when disabled)."""
     if not state.enabled:

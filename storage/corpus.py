@@ -282,6 +282,18 @@ def now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+def parse_time(value: str | None) -> datetime | None:
+    """A stored ISO 8601 timestamp as an aware datetime (UTC when it has no zone), or
+    ``None`` when missing or unreadable."""
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
 def content_hash(text: str) -> str:
     """Hash of the text with white space and case folded, so re-wrapped copies match."""
     return hashlib.sha256(" ".join(text.lower().split()).encode("utf-8")).hexdigest()
@@ -638,13 +650,8 @@ def same_story(db: sqlite_utils.Database, document: dict[str, Any]) -> dict[str,
 
 
 def _timestamp(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
+    parsed = parse_time(value)
+    return parsed.timestamp() if parsed else None
 
 
 def flag_rows(
