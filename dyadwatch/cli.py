@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from dyadwatch.config import ConfigError, load_config
+from dyadwatch.config import Config, ConfigError, load_config
 
 DEFAULT_CONFIG = "dyadwatch.yaml"
 
@@ -46,6 +46,18 @@ def project_seeds() -> Path | None:
 def _fail(message: str, code: int = 2) -> None:
     click.secho(f"dyadwatch: {message}", fg="red", err=True)
     sys.exit(code)
+
+
+def _open(config_path: Path) -> tuple[Config, Any]:
+    """The configuration and its corpus, or exit 2 with the message naming what is wrong."""
+    from storage.corpus import CorpusError, open_corpus
+
+    try:
+        config = load_config(config_path)
+        return config, open_corpus(config.database)
+    except (ConfigError, CorpusError) as exc:
+        _fail(str(exc))
+        raise  # unreachable: _fail exits
 
 
 def run_flow(config_path: Path, *, quiet: bool = True, force: bool = False) -> dict[str, Any]:
@@ -163,13 +175,8 @@ def main() -> None:
 def alerts_feed(config_path: Path, output: Path | None, limit: int, self_url: str | None) -> None:
     """Write an Atom feed of recent alerts, for any feed reader."""
     from dyadwatch.atom import write_alerts_feed
-    from storage.corpus import CorpusError, open_corpus
 
-    try:
-        config = load_config(config_path)
-        db = open_corpus(config.database)
-    except (ConfigError, CorpusError) as exc:
-        _fail(str(exc))
+    config, db = _open(config_path)
     output = output or config.database.parent / "alerts.xml"
     with db:
         entries = write_alerts_feed(db, output, limit=limit, self_url=self_url)
@@ -248,13 +255,8 @@ def run(config_path: Path, force: bool) -> None:
 def digest(config_path: Path) -> None:
     """Send the waiting digests now (digest channels, and alerts folded by hourly caps)."""
     from dyadwatch.alerts import deliver_digests
-    from storage.corpus import CorpusError, open_corpus
 
-    try:
-        config = load_config(config_path)
-        db = open_corpus(config.database)
-    except (ConfigError, CorpusError) as exc:
-        _fail(str(exc))
+    config, db = _open(config_path)
     with db:
         result = deliver_digests(db, config)
     click.echo(
@@ -270,13 +272,7 @@ def digest(config_path: Path) -> None:
 @click.option("--enable", "enable", metavar="URL", default=None, help="Re-enable a feed.")
 def feeds(config_path: Path, enable: str | None) -> None:
     """Show each configured feed's health and schedule (or re-enable a disabled feed)."""
-    from storage.corpus import CorpusError, open_corpus
-
-    try:
-        config = load_config(config_path)
-        db = open_corpus(config.database)
-    except (ConfigError, CorpusError) as exc:
-        _fail(str(exc))
+    config, db = _open(config_path)
     with db:
         if enable:
             cursor = db.execute(
@@ -416,13 +412,8 @@ def detect(files: tuple[str, ...], as_json: bool, window: int, when: str | None)
 def rescore(config_path: Path, dry_run: bool, with_alerts: bool) -> None:
     """Re-apply the current gazetteer and rules to the stored corpus; report flags that change."""
     from dyadwatch.rescore import rescore as run_rescore
-    from storage.corpus import CorpusError, open_corpus
 
-    try:
-        config = load_config(config_path)
-        db = open_corpus(config.database)
-    except (ConfigError, CorpusError) as exc:
-        _fail(str(exc))
+    config, db = _open(config_path)
     with db:
         result = run_rescore(db, config, apply=not dry_run, alerts=with_alerts)
         sent = 0

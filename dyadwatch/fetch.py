@@ -312,9 +312,7 @@ def _fetch(
     for hop in range(MAX_REDIRECTS + 1):
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            raise FetchError(
-                current, f"took longer than {total_timeout:g} s in total", kind="timeout"
-            )
+            raise _overdue(current, total_timeout)
         if not allow_private and not getattr(client, "dyadwatch_direct", False):
             resolve_public(current)  # through a proxy: checked before the request
         try:
@@ -335,9 +333,7 @@ def _fetch(
                 response = client.send(request, stream=True)
         except httpx.TimeoutException:
             if time.monotonic() >= deadline:
-                raise FetchError(
-                    current, f"took longer than {total_timeout:g} s in total", kind="timeout"
-                ) from None
+                raise _overdue(current, total_timeout) from None
             raise FetchError(current, "timed out", kind="timeout") from None
         except httpx.HTTPError as exc:
             raise FetchError(current, f"unreachable ({type(exc).__name__}: {exc})") from None
@@ -425,6 +421,11 @@ def _fetch(
     raise FetchError(url, f"more than {MAX_REDIRECTS} redirects", kind="http")
 
 
+def _overdue(url: str, total_timeout: float, status: int | None = None) -> FetchError:
+    """The error of a request that used up its total time budget."""
+    return FetchError(url, f"took longer than {total_timeout:g} s in total", status, kind="timeout")
+
+
 def _lower(headers: httpx.Headers) -> dict[str, str]:
     return {k.lower(): v for k, v in headers.items()}
 
@@ -454,18 +455,11 @@ def _read_body(
             if size > max_bytes:
                 raise too_large
             if time.monotonic() > deadline:
-                raise FetchError(
-                    url,
-                    f"took longer than {total_timeout:g} s in total",
-                    response.status_code,
-                    kind="timeout",
-                )
+                raise _overdue(url, total_timeout, response.status_code)
             chunks.append(data)
     except httpx.TimeoutException:
         if time.monotonic() >= deadline:
-            raise FetchError(
-                url, f"took longer than {total_timeout:g} s in total", kind="timeout"
-            ) from None
+            raise _overdue(url, total_timeout) from None
         raise FetchError(url, "timed out while reading the body", kind="timeout") from None
     except httpx.HTTPError as exc:
         raise FetchError(url, f"broken response ({type(exc).__name__}: {exc})") from None
