@@ -403,7 +403,6 @@ def store_records(
                     "document_id": result["id"],
                 }
             )
-    corpus.refresh_feed_counts(db)
     return {"documents_new": documents, "flags": new_flags, "alerts_created": alerts}
 
 
@@ -432,6 +431,7 @@ def ingest(
     # Last: a feed's validators and schedule advance only once its entries are stored, so a
     # run killed before this point polls the feed again in full and loses no entry.
     record_polls(db, states, polls, config.polling)
+    corpus.refresh_feed_counts(db)
     changes = health.check(db, config)
     return {**stored, "polls": polls, "health_changes": changes}
 

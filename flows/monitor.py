@@ -257,6 +257,7 @@ def _cycle(
         recorded = [p for p in polls if p.feed_id not in failed_feeds]
         for note in record_polls(db, states, recorded, config.polling):
             logger.info("feed %s", note)
+        corpus.refresh_feed_counts(db)  # once per run, not per batch
         changes = health.check(db, config)
     for change in changes:
         logger.warning(
