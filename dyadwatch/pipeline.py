@@ -8,6 +8,7 @@ SQLite has a single writer.
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import json
 import logging
@@ -342,6 +343,54 @@ def unanalysed_document(doc: dict[str, Any], error: str) -> dict[str, Any]:
     return {"document": doc, "mentions": [], "flags": [], "alert_pairs": []}
 
 
+@dataclass
+class _Fetcher:
+    """The page fetching resources a process shares across the batches of a run."""
+
+    client: httpx.Client
+    threads: ThreadPoolExecutor
+
+
+_fetchers: dict[tuple[float, str, int], _Fetcher] = {}
+_fetchers_lock = threading.Lock()
+
+
+def page_fetcher(config: Config) -> _Fetcher:
+    """This process's HTTP client and fetching threads for article pages, shared by every
+    batch of a run: one connection pool (connections to a publisher are reused from batch
+    to batch), one TLS set-up (~35 ms each) and ``polling.concurrency`` threads in all,
+    however many batches are in flight (a thread pool per batch meant up to 128 threads,
+    and the memory each thread's allocations pin)."""
+    key = (config.fetch.timeout, config.fetch.user_agent, config.polling.concurrency)
+    with _fetchers_lock:
+        fetcher = _fetchers.get(key)
+        if fetcher is None or fetcher.client.is_closed:
+            fetcher = _Fetcher(
+                make_client(
+                    config.fetch.timeout,
+                    config.fetch.user_agent,
+                    max_connections=max(32, config.polling.concurrency),
+                ),
+                ThreadPoolExecutor(
+                    max_workers=config.polling.concurrency, thread_name_prefix="dyadwatch-fetch"
+                ),
+            )
+            _fetchers[key] = fetcher
+        return fetcher
+
+
+def close_fetchers() -> None:
+    """Close the shared clients and stop their threads (at the end of a run, and at exit)."""
+    with _fetchers_lock:
+        for fetcher in _fetchers.values():
+            fetcher.threads.shutdown(wait=True, cancel_futures=True)
+            fetcher.client.close()
+        _fetchers.clear()
+
+
+atexit.register(close_fetchers)
+
+
 def fetch_and_analyse(
     entries: list[Entry],
     feed_ids: list[int | None],
@@ -366,11 +415,9 @@ def fetch_and_analyse(
         report.advance("pages")
         return pool.submit(analyse_page, job, config) if pool else analyse_page(job, config)
 
-    with (
-        make_client(config.fetch.timeout, config.fetch.user_agent) as client,
-        ThreadPoolExecutor(max_workers=min(config.polling.concurrency, len(entries))) as threads,
-    ):
-        results = list(threads.map(work, zip(entries, feed_ids, strict=True)))
+    fetcher = page_fetcher(config)
+    client = fetcher.client
+    results = list(fetcher.threads.map(work, zip(entries, feed_ids, strict=True)))
     if pool:
         results = [future.result() for future in results]
     return [r for r in results if r is not None]
@@ -427,6 +474,7 @@ def ingest(
         config,
         processes=len(entries) >= parallel.MIN_PAGES,
     )
+    close_fetchers()
     stored = store_records(db, records, channels or [])
     # Last: a feed's validators and schedule advance only once its entries are stored, so a
     # run killed before this point polls the feed again in full and loses no entry.

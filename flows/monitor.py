@@ -6,7 +6,9 @@ Steps:
 3. poll the feeds that are due, concurrently and politely (conditional GETs, per-host
    limits; ``dyadwatch.polling``);
 4. fetch, extract and analyse the new articles concurrently (one task per batch);
-5. store each article with its mentions, flags and alerts in one transaction (one writer);
+5. store each article with its mentions, flags and alerts in one transaction, in the
+   flow's own thread (the one writer; a plain call, not a task: Prefect would walk every
+   record it is given, which costs more than storing it);
 6. record each feed's health and next poll (only now, so a killed run loses no entry);
 7. deliver pending alerts, emit a Prefect event per new tracked flag, publish artifacts.
 
@@ -109,14 +111,6 @@ def fetch_articles(
     return pipeline.fetch_and_analyse(entries, feed_ids, config, processes=processes)
 
 
-@task(name="store_documents", cache_policy=NO_CACHE)
-def store_documents(records: list[dict[str, Any]], config: Config) -> dict[str, Any]:
-    """Write the analysed articles, each atomically with its mentions, flags and alerts."""
-    channels = alerting.routes(config)
-    with corpus.open_corpus(config.database) as db:
-        return pipeline.store_records(db, records, channels)
-
-
 @task(name="deliver_alerts", cache_policy=NO_CACHE)
 def deliver_alerts(config: Config) -> dict[str, int]:
     """Deliver every pending alert through its Apprise channel (failures stay pending,
@@ -215,6 +209,8 @@ def _cycle(
 
     failed_feeds: set[int | None] = set()
     batch_errors: list[str] = []
+    channels = alerting.routes(config)
+    writer = corpus.open_corpus(config.database)
 
     def submit_next() -> None:
         batch = next(batches, None)
@@ -224,33 +220,37 @@ def _cycle(
             )
             window.append((future, {fid for _, fid in batch}))
 
-    for _ in range(IN_FLIGHT):
-        submit_next()
-    while window:
-        future, feed_ids = window.popleft()
-        submit_next()
-        try:
-            records = future.result()
-        except Exception as exc:
-            # The batch failed even after its retries: its feeds keep their old state (they
-            # are polled in full next time, so no entry is lost) and the run goes on.
-            failed_feeds |= feed_ids
-            batch_errors.append(f"{type(exc).__name__}: {exc}")
-            logger.error("a batch of articles failed: %s", batch_errors[-1])
-            continue
-        pages_failed += sum(1 for r in records if r["document"].get("text_source") == "summary")
-        result = store_documents(records, config)
-        progress.current().advance("documents", len(records))
-        stored["documents_new"] += result["documents_new"]
-        stored["alerts_created"] += result["alerts_created"]
-        # Only new flags of tracked pairs are reported (events, artifacts, summary): keep
-        # those, without their evidence JSON, so a run of thousands of articles stays small.
-        stored["flags"].extend(
-            {k: flag.get(k) for k in FLAG_FIELDS}
-            for flag in result["flags"]
-            if flag["tracked"] and flag["level"] == "sentence"
-        )
-        del records, result
+    try:
+        for _ in range(IN_FLIGHT):
+            submit_next()
+        while window:
+            future, feed_ids = window.popleft()
+            submit_next()
+            try:
+                records = future.result()
+            except Exception as exc:
+                # The batch failed even after its retries: its feeds keep their old state (they
+                # are polled in full next time, so no entry is lost) and the run goes on.
+                failed_feeds |= feed_ids
+                batch_errors.append(f"{type(exc).__name__}: {exc}")
+                logger.error("a batch of articles failed: %s", batch_errors[-1])
+                continue
+            pages_failed += sum(1 for r in records if r["document"].get("text_source") == "summary")
+            result = pipeline.store_records(writer, records, channels)
+            progress.current().advance("documents", len(records))
+            stored["documents_new"] += result["documents_new"]
+            stored["alerts_created"] += result["alerts_created"]
+            # Only new flags of tracked pairs are reported (events, artifacts, summary): keep
+            # those, without their evidence JSON, so a run of thousands of articles stays small.
+            stored["flags"].extend(
+                {k: flag.get(k) for k in FLAG_FIELDS}
+                for flag in result["flags"]
+                if flag["tracked"] and flag["level"] == "sentence"
+            )
+            del records, result
+    finally:
+        writer.close()
+        pipeline.close_fetchers()
     # Only now do the feeds' validators and schedules advance: a run that dies before this
     # line polls the same feeds in full next time, and no entry is lost.
     with corpus.open_corpus(config.database) as db:

@@ -15,6 +15,7 @@ import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -314,6 +315,10 @@ def open_corpus(path: str | Path) -> sqlite_utils.Database:
         db = sqlite_utils.Database(conn)
         db.execute("PRAGMA busy_timeout = 30000")
         ensure_schema(db)
+        # In WAL mode, NORMAL never corrupts the database and survives a killed process; a
+        # power cut may lose the last transactions (the next run fetches those articles
+        # again). It saves an fsync per stored article: storing is about twice as fast.
+        db.execute("PRAGMA synchronous = NORMAL")
     except (sqlite3.DatabaseError, OSError) as exc:
         raise CorpusError(f"{path}: cannot open the corpus database ({exc})") from None
     return db
@@ -503,15 +508,15 @@ def store_document(
             doc_id = existing["id"]
             document["updated"] = stamp
             db.table("documents").update(doc_id, document)
-            old_pairs = {
-                r["pair"]
-                for r in db.query("select pair from pair_flags where document_id = ?", [doc_id])
+            old_flags = {
+                r["pair"]: r["id"]
+                for r in db.query("select id, pair from pair_flags where document_id = ?", [doc_id])
             }
             db.execute("delete from mentions where document_id = ?", [doc_id])
         else:
             document["fetched"] = document.get("fetched") or stamp
-            doc_id = db.table("documents").insert(document).last_pk
-            old_pairs = set()
+            doc_id = insert_row(db, "documents", document)
+            old_flags = {}
         flags = list(flags)
         if existing:
             # Flags of pairs the new text no longer has go; alerts already made keep their row.
@@ -525,24 +530,17 @@ def store_document(
                 f"delete from pair_flags where document_id = ? and pair not in ({marks})",
                 [doc_id, *keep],
             )
-        db.table("mentions").insert_all({**m, "document_id": doc_id} for m in mentions)
+        insert_rows(db, "mentions", ({**m, "document_id": doc_id} for m in mentions))
         new_flags = []
         flag_ids: dict[str, int] = {}
         for flag in flags:
             row = {**flag, "document_id": doc_id, "created": stamp}
-            current = next(
-                db.query(
-                    "select id from pair_flags where document_id = ? and pair = ?",
-                    [doc_id, row["pair"]],
-                ),
-                None,
-            )
-            if current:
-                db.table("pair_flags").update(current["id"], row)
-                flag_ids[row["pair"]] = current["id"]
+            current = old_flags.get(row["pair"])
+            if current is not None:
+                db.table("pair_flags").update(current, row)
+                flag_ids[row["pair"]] = current
             else:
-                flag_ids[row["pair"]] = db.table("pair_flags").insert(row).last_pk
-            if row["pair"] not in old_pairs:
+                flag_ids[row["pair"]] = insert_row(db, "pair_flags", row)
                 new_flags.append({**row, "id": flag_ids[row["pair"]]})
         alerts = 0
         story = document["duplicate_of"]
@@ -592,6 +590,41 @@ def store_document(
         "new_flags": new_flags,
         "alerts": alerts,
     }
+
+
+def _sql_value(value: Any) -> Any:
+    """Lists and dicts are stored as JSON, as sqlite-utils stores them."""
+    if isinstance(value, dict | list | tuple):
+        return json.dumps(value, ensure_ascii=False)
+    return value
+
+
+@lru_cache(maxsize=64)
+def _insert_sql(table: str, columns: tuple[str, ...]) -> str:
+    names = ", ".join(f"[{c}]" for c in columns)
+    return f"insert into [{table}] ({names}) values ({', '.join('?' for _ in columns)})"
+
+
+def insert_row(db: sqlite_utils.Database, table: str, row: dict[str, Any]) -> int:
+    """Insert one row into a table of the declared schema; its id.
+
+    The hot path of storing articles: a prepared statement instead of ``Table.insert``,
+    which inspects the table on every call (about 60 us against 7). Columns must exist
+    (``ensure_schema`` created them); an unknown column is an error, not a new column."""
+    columns = tuple(row)
+    cursor = db.conn.execute(_insert_sql(table, columns), [_sql_value(row[c]) for c in columns])
+    return cursor.lastrowid
+
+
+def insert_rows(db: sqlite_utils.Database, table: str, rows: Iterable[dict[str, Any]]) -> None:
+    """Insert rows that all have the same columns (see :func:`insert_row`)."""
+    rows = list(rows)
+    if not rows:
+        return
+    columns = tuple(rows[0])
+    db.conn.executemany(
+        _insert_sql(table, columns), ([_sql_value(r[c]) for c in columns] for r in rows)
+    )
 
 
 STORY_WINDOW_S = 48 * 3600
