@@ -34,6 +34,23 @@ def workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+# Pages fetched but not yet extracted, per worker: enough to keep every worker busy, few
+# enough that the fetching threads (much faster than extraction) cannot pile thousands of
+# pages' HTML up in memory, waiting for the pool.
+BACKLOG_PER_WORKER = 8
+_backlog: threading.BoundedSemaphore | None = None
+
+
+def backlog() -> threading.BoundedSemaphore:
+    """The process-wide limit on pages waiting for the pool: acquire it before fetching a
+    page for the pool, release it when the pool is done with the page."""
+    global _backlog
+    with _lock:
+        if _backlog is None:
+            _backlog = threading.BoundedSemaphore(workers() * BACKLOG_PER_WORKER)
+        return _backlog
+
+
 def shared_pool() -> ProcessPoolExecutor:
     """The process pool of this process, created (or re-created after a crash) on demand."""
     global _pool

@@ -408,12 +408,24 @@ def fetch_and_analyse(
     if not entries:
         return []
     pool = parallel.shared_pool() if processes else None
+    backlog = parallel.backlog() if processes else None
     report = progress.current()
 
     def work(item: tuple[Entry, int | None]) -> Any:
-        job = fetch_page(item[0], item[1], config, client)
-        report.advance("pages")
-        return pool.submit(analyse_page, job, config) if pool else analyse_page(job, config)
+        if pool is None or backlog is None:
+            job = fetch_page(item[0], item[1], config, client)
+            report.advance("pages")
+            return analyse_page(job, config)
+        backlog.acquire()
+        try:
+            job = fetch_page(item[0], item[1], config, client)
+            report.advance("pages")
+            future = pool.submit(analyse_page, job, config)
+        except BaseException:
+            backlog.release()
+            raise
+        future.add_done_callback(lambda _: backlog.release())
+        return future
 
     fetcher = page_fetcher(config)
     client = fetcher.client
