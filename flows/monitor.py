@@ -55,7 +55,8 @@ FLAG_FIELDS = (
     "aliases",
     "document_id",
 )
-IN_FLIGHT = 8  # batches of articles being fetched and analysed at once
+IN_FLIGHT = 8  # batches of articles being fetched and analysed at once, at most
+IN_FLIGHT_PAGES = 512  # ... and at most this many articles: their records wait in memory
 
 
 def batch_size(entries: int) -> int:
@@ -63,6 +64,15 @@ def batch_size(entries: int) -> int:
     window. Each task run costs Prefect ~10 ms here and its temporary server more (states,
     events), so a run of 10,000 articles is 40 tasks, not thousands."""
     return max(8, min(256, -(-entries // (2 * IN_FLIGHT))))
+
+
+def in_flight(size: int) -> int:
+    """Batches in flight for batches of ``size``: 8 small ones, 2 of 256. Pages are fetched
+    in order, so two batches keep every worker busy while the flow stores the older one."""
+    return max(2, min(IN_FLIGHT, IN_FLIGHT_PAGES // size))
+
+
+ARTIFACT_ROWS = 500  # new flags listed in a run's table artifact; the corpus has them all
 
 
 FLAG_EVENT = "dyadwatch.pair.flagged"  # the Prefect event each new tracked-pair flag emits
@@ -164,7 +174,14 @@ def _publish_artifacts(summary: dict[str, Any], flags: list[dict[str, Any]]) -> 
         if f["tracked"] and f["level"] == "sentence"
     ]
     if rows:
-        create_table_artifact(key="new-flags", table=rows, description="New tracked-pair flags")
+        description = "New tracked-pair flags"
+        if len(rows) > ARTIFACT_ROWS:
+            # A table of thousands of rows helps nobody in the UI (and costs the server).
+            description += (
+                f": the first {ARTIFACT_ROWS} of {len(rows)}; all are in the corpus "
+                "(pair_flags, or the flags view in Datasette)"
+            )
+        create_table_artifact(key="new-flags", table=rows[:ARTIFACT_ROWS], description=description)
     lines = [
         "# dyadwatch monitoring run",
         "",
@@ -222,7 +239,7 @@ def _cycle(
             window.append((future, {fid for _, fid in batch}))
 
     try:
-        for _ in range(IN_FLIGHT):
+        for _ in range(in_flight(size)):
             submit_next()
         while window:
             future, feed_ids = window.popleft()

@@ -262,3 +262,50 @@ def test_a_crash_is_recorded_in_runs(tmp_path, write_config, monkeypatch) -> Non
         monitor(config)
     [run] = sqlite_utils.Database(tmp_path / "corpus.db").query("select status, error from runs")
     assert run == {"status": "failed", "error": "RuntimeError: disk on fire"}
+
+
+def test_batches_and_window_scale_with_the_run() -> None:
+    from flows.monitor import IN_FLIGHT_PAGES, batch_size, in_flight
+
+    assert batch_size(10) == 8 and in_flight(8) == 8  # a small run: small batches
+    assert batch_size(10_000) == 256  # 40 task runs, not 1,250
+    for entries in (1, 50, 300, 2_000, 10_000, 100_000):
+        size = batch_size(entries)
+        assert 2 <= in_flight(size) <= 8
+        assert size * in_flight(size) <= max(IN_FLIGHT_PAGES, 2 * size)
+
+
+def test_artifact_lists_a_bounded_number_of_flags(monkeypatch) -> None:
+    import flows.monitor as monitor
+
+    tables: list[tuple[list, str]] = []
+    monkeypatch.setattr(
+        monitor,
+        "create_table_artifact",
+        lambda key, table, description: tables.append((table, description)),
+    )
+    monkeypatch.setattr(monitor, "create_markdown_artifact", lambda **kwargs: None)
+    flags = [
+        {
+            "pair": "ISR-RUS",
+            "title": f"t{i}",
+            "sentence": "s",
+            "url": f"u{i}",
+            "tracked": 1,
+            "level": "sentence",
+        }
+        for i in range(monitor.ARTIFACT_ROWS + 7)
+    ]
+    summary = {
+        "feeds_polled": 1,
+        "feeds_failed": 0,
+        "documents_new": 1,
+        "flags_new": len(flags),
+        "alerts_sent": 0,
+        "alerts_pending": 0,
+        "feed_errors": [],
+    }
+    monitor._publish_artifacts(summary, flags)
+    ((table, description),) = tables
+    assert len(table) == monitor.ARTIFACT_ROWS and table[0]["link"] == "u0"
+    assert f"of {len(flags)}" in description
