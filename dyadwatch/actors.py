@@ -21,6 +21,7 @@ import bisect
 import hashlib
 import itertools
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
@@ -175,6 +176,35 @@ def _spells(word: str, alias: Alias) -> bool:
 def _is_word(ch: str) -> bool:
     """What ``\\w`` matches: letters, digits and the underscore."""
     return ch.isalnum() or ch == "_"
+
+
+class _Spellers:
+    """For a word from a guard's pattern, the alias texts it spells (as ``_spells`` decides),
+    found through indexes instead of a comparison with every alias."""
+
+    def __init__(self, texts: Iterable[str]) -> None:
+        self.exact: dict[str, set[str]] = {}
+        self.prefixes: dict[str, set[str]] = {}
+        self.stems: dict[str, set[str]] = {}
+        for text in set(texts):
+            stem = text.endswith("*")
+            base = text[:-1] if stem else text
+            self.exact.setdefault(base, set()).add(text)
+            self.exact.setdefault(base.upper(), set()).add(text)
+            # A word of four letters or more that begins the alias.
+            for end in range(4, len(base) + 1):
+                self.prefixes.setdefault(base[:end], set()).add(text)
+            if stem:
+                self.stems.setdefault(base, set()).add(text)
+
+    def spelled_by(self, word: str) -> set[str]:
+        found = set(self.exact.get(word, ()))
+        if len(word) >= 4:
+            found |= self.prefixes.get(word, set())
+        # A stem alias whose literal part begins the word.
+        for end in range(len(word) + 1):
+            found |= self.stems.get(word[:end], set())
+        return found
 
 
 class Gazetteer:
@@ -341,20 +371,24 @@ class Gazetteer:
         words = [
             set(re.findall(r"[^\W\d_]{2,}", re.sub(r"\\.", " ", p))) for p in self._guard_patterns
         ]
+        # Which aliases each word spells, looked up in indexes of the aliases' texts rather
+        # than by trying every word against every alias (thousands of aliases make that
+        # take seconds). ``_spells`` depends on an alias's text only.
+        spellers = _Spellers(alias.text for alias in self.aliases)
+        spelled = [{x: spellers.spelled_by(x) for x in w} for w in words]
         general = [
-            p
-            for p, w in zip(self._guard_patterns, words, strict=True)
-            if not any(_spells(x, a) for x in w for a in self.aliases)
+            p for p, s in zip(self._guard_patterns, spelled, strict=True) if not any(s.values())
         ]
         self._guards_any = re.compile("|".join(f"(?:{p})" for p in general)) if general else None
-        for alias in self.aliases:
-            if alias.text in self._guards_for:
+        found: dict[str, list[tuple[re.Pattern[str], frozenset[str] | None]]] = {}
+        for p, s in zip(self._guard_patterns, spelled, strict=True):
+            covered = set().union(*s.values())
+            if not covered:
                 continue
-            guards = []
-            for p, w in zip(self._guard_patterns, words, strict=True):
-                if not any(_spells(x, alias) for x in w):
-                    continue
-                others = frozenset(x for x in w if not _spells(x, alias))
+            compiled = re.compile(p)
+            for text in covered:
+                others = frozenset(x for x, by in s.items() if text not in by)
+                base = text[:-1] if text.endswith("*") else text
                 # A guard is skipped when none of its other words is near the mention,
                 # unless it could match without them: no other words, a look-around or a
                 # case-insensitive part, or a match on the bare alias.
@@ -363,10 +397,12 @@ class Gazetteer:
                     or "(?!" in p
                     or "(?<!" in p
                     or "(?i" in p
-                    or re.search(p, f" {alias.base} ") is not None
+                    or re.search(p, f" {base} ") is not None
                 )
-                guards.append((re.compile(p), None if always else others))
-            self._guards_for[alias.text] = guards
+                found.setdefault(text, []).append((compiled, None if always else others))
+        for alias in self.aliases:
+            if alias.text not in self._guards_for:
+                self._guards_for[alias.text] = found.get(alias.text, [])
 
     # -- matching ------------------------------------------------------------------------
     @staticmethod

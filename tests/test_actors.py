@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from dyadwatch.actors import Gazetteer, GazetteerError, load_gazetteer
+from dyadwatch.actors import Gazetteer, GazetteerError, _Spellers, _spells, load_gazetteer
 from dyadwatch.text import normalise
 
 CASES = Path(__file__).parent / "cases" / "actors.txt"
@@ -90,3 +90,67 @@ def test_bad_gazetteer_names_the_entry() -> None:
         Gazetteer({"actors": {}, "guards": [{"pattern": "("}]}, source="g.yaml")
     with pytest.raises(GazetteerError, match="only allowed at the end"):
         Gazetteer({"actors": {"A": {"name": "A", "aliases": {"name": ["Ab*c"]}}}})
+
+
+def _reference_guard_index(g: Gazetteer) -> dict[str, list[tuple[str, frozenset[str] | None]]]:
+    """The guard index computed the plain way: every word against every alias."""
+    words = [set(re.findall(r"[^\W\d_]{2,}", re.sub(r"\\.", " ", p))) for p in g._guard_patterns]
+    index: dict[str, list[tuple[str, frozenset[str] | None]]] = {}
+    for alias in g.aliases:
+        guards = []
+        for p, w in zip(g._guard_patterns, words, strict=True):
+            if not any(_spells(x, alias) for x in w):
+                continue
+            others = frozenset(x for x in w if not _spells(x, alias))
+            always = (
+                not others
+                or "(?!" in p
+                or "(?<!" in p
+                or "(?i" in p
+                or re.search(p, f" {alias.base} ") is not None
+            )
+            guards.append((p, None if always else others))
+        index.setdefault(alias.text, guards)
+    return index
+
+
+def test_guard_index_matches_the_plain_computation() -> None:
+    g = Gazetteer(
+        {
+            "actors": {
+                "USA": {"name": "US", "aliases": {"name": ["Washington", "USA", "Americ*"]}},
+                "JOR": {
+                    "name": "Jordan",
+                    "aliases": {"name": ["Jordan"], "demonym": ["Jordanian"]},
+                },
+                "XX": {"name": "X", "aliases": {"name": ["Ab*", "ox"]}},
+            },
+            "guards": [
+                r"(?:The\s+)?Washington\s+(?:Post|Times)",
+                r"Sipa\s+USA|USA\s+(?:Today|TODAY)",
+                r"(?:Latin|South)[- ]Americ(?:a|an)\b",
+                r"Michael\s+Jordan|Jorda\s+River",
+                r"WASHINGTON\s+Wizards|Abbey\s+Road",
+                r"U\.?S\.?\s+Open",
+                r"Amer\s+Sports",
+                r"(?<!Air )JORD\w+",
+            ],
+        }
+    )
+    got = {t: [(p.pattern, o) for p, o in guards] for t, guards in g._guards_for.items()}
+    assert got == _reference_guard_index(g)
+    assert any(got.values())
+    # Neither names an alias ("JORD" is no alias's beginning in that case).
+    assert g._guards_any is not None
+    assert g._guards_any.pattern == r"(?:U\.?S\.?\s+Open)|(?:(?<!Air )JORD\w+)"
+
+
+def test_spelling_index_agrees_with_spells(gazetteer: Gazetteer) -> None:
+    words = {"Washingto", "WASHINGTON", "Amer", "Americans", "Rus", "Russ", "Jordanians"}
+    for p in gazetteer._guard_patterns:
+        words |= set(re.findall(r"[^\W\d_]{2,}", re.sub(r"\\.", " ", p)))
+    spellers = _Spellers(a.text for a in gazetteer.aliases)
+    for word in words:
+        assert spellers.spelled_by(word) == {
+            a.text for a in gazetteer.aliases if _spells(word, a)
+        }, word
