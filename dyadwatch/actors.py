@@ -32,6 +32,12 @@ from typing import Any
 import ahocorasick_rs
 import yaml
 
+try:  # The regular-expression parser, to find the words a guard cannot match without.
+    from re import _constants as _sre
+    from re import _parser as _sre_parse
+except ImportError:  # pragma: no cover - guards are then tried wherever they may apply
+    _sre = _sre_parse = None
+
 from dyadwatch.text import line_sentences, sentences
 
 # How far on either side of a mention a guard ("University of Washington") may reach.
@@ -140,6 +146,11 @@ class Cues:
     pattern: re.Pattern[str]
     cased: tuple[str, ...]
     folded: tuple[str, ...]
+    # Whether, in a text of ASCII characters only, the pattern matches exactly where a cue
+    # occurs (the case-insensitive cues in the lower-cased copy) between word boundaries:
+    # true unless a cue is empty or holds a character the pattern takes as another case
+    # of an ASCII letter (the dotless "ı" matches "I" there).
+    ascii_exact: bool = field(default=False, compare=False, repr=False)
 
     def found(self, text: str, lowered: str) -> bool:
         # Plain substring tests first (fast); the boundary-checking pattern only on a hit.
@@ -159,7 +170,13 @@ def _cues(cues: list[str]) -> Cues | None:
     if lower:
         parts.append("(?i:" + "|".join(sorted(map(re.escape, lower), key=len, reverse=True)) + ")")
     pattern = re.compile(r"(?<!\w)(?:" + "|".join(parts) + r")(?!\w)")
-    return Cues(pattern, tuple(cased), tuple(lower))
+    ascii_exact = all(cues) and not any(
+        re.fullmatch(f"(?i:{re.escape(ch)})", chr(code))
+        for ch in set("".join(lower))
+        if not ch.isascii()
+        for code in range(128)
+    )
+    return Cues(pattern, tuple(cased), tuple(lower), ascii_exact)
 
 
 def _spells(word: str, alias: Alias) -> bool:
@@ -176,6 +193,102 @@ def _spells(word: str, alias: Alias) -> bool:
 def _is_word(ch: str) -> bool:
     """What ``\\w`` matches: letters, digits and the underscore."""
     return ch.isalnum() or ch == "_"
+
+
+def _required_words(pattern: str, *, body_only: bool = False) -> list[frozenset[str]]:
+    """Sets of strings a text must contain, one string of each set at least, for
+    ``pattern`` to match in it: every match holds them (or, unless ``body_only``, looks at
+    them in a look-around). Empty when nothing is known to be required.
+
+    "(?:The\\s+)?Moscow\\s+Times|Russia\\s+Today" requires {Moscow, Russia} and {Times, Today}.
+    """
+    if _sre_parse is None:
+        return []
+    try:
+        parsed = _sre_parse.parse(pattern)
+    except Exception:  # noqa: BLE001 - a parser of another Python version; stay safe
+        return []
+    if parsed.state.flags & re.IGNORECASE:
+        return []
+    return _required_in(list(parsed), body_only)
+
+
+def _rank(words: frozenset[str]) -> tuple[int, int]:
+    """Sort key putting the sets least likely to be found in a text first: long strings
+    and few of them."""
+    return -min(map(len, words)), len(words)
+
+
+def _required_in(items: list[tuple[Any, Any]], body_only: bool) -> list[frozenset[str]]:
+    """``_required_words`` of a parsed sequence: every element's requirements, and each
+    run of literal characters as a string of its own."""
+    out: list[frozenset[str]] = []
+    run: list[str] = []
+    for op, av in items:
+        if op == _sre.LITERAL:
+            run.append(chr(av))
+            continue
+        if run:
+            out.append(frozenset(("".join(run),)))
+            run = []
+        if op == _sre.SUBPATTERN:
+            # A case-insensitive group requires no exact string.
+            if not av[1] & re.IGNORECASE:
+                out += _required_in(list(av[3]), body_only)
+        elif op == _sre.ATOMIC_GROUP:
+            out += _required_in(list(av), body_only)
+        elif op == _sre.ASSERT:
+            # What a positive look-ahead or look-behind examines is in the text too, though
+            # not necessarily inside the match.
+            if not body_only:
+                out += _required_in(list(av[1]), body_only)
+        elif op in (_sre.MAX_REPEAT, _sre.MIN_REPEAT, _sre.POSSESSIVE_REPEAT):
+            if av[0] >= 1:
+                out += _required_in(list(av[2]), body_only)
+        elif op == _sre.BRANCH:
+            # Whichever alternative matches, one of its sets holds: so does the union of one
+            # set from each alternative (pairing the alternatives' rarest sets, then the next).
+            alternatives = [sorted(_required_in(list(alt), body_only), key=_rank) for alt in av[1]]
+            if all(alternatives):
+                for i in range(max(map(len, alternatives))):
+                    out.append(
+                        frozenset().union(*(alt[min(i, len(alt) - 1)] for alt in alternatives))
+                    )
+        # Anything else (character sets, anchors, negative look-arounds, back-references)
+        # requires nothing in particular.
+    if run:
+        out.append(frozenset(("".join(run),)))
+    return list(dict.fromkeys(out))
+
+
+# A guard as tried around the mentions of one alias: its pattern; the other words of which
+# one must be near the mention (None: no such condition); sets of strings of which the
+# window around the mention must hold one each for the pattern to match there; and sets of
+# which the document must hold one each.
+_GuardEntry = tuple[
+    re.Pattern[str],
+    frozenset[str] | None,
+    tuple[frozenset[str], ...],
+    tuple[frozenset[str], ...],
+]
+
+
+def _start_then_longest(hit: tuple[int, int, Any]) -> tuple[int, int]:
+    return hit[0], hit[0] - hit[1]
+
+
+@dataclass(frozen=True)
+class _Automaton:
+    """An Aho-Corasick automaton over alias patterns and other words. Patterns below
+    ``shared`` are aliases only, from ``shared`` to ``extra`` both an alias and a word,
+    from ``extra`` on words only; ``groups`` holds the (literal, stem) aliases of each
+    alias pattern."""
+
+    automaton: Any
+    groups: list[tuple[tuple[Alias, ...], tuple[Alias, ...]]]
+    shared: int
+    extra: int
+    patterns: list[str]
 
 
 class _Spellers:
@@ -341,30 +454,49 @@ class Gazetteer:
                     cased.setdefault(upper, []).append(alias)
             else:
                 folded.setdefault(alias.text.lower(), []).append(alias)
-        self._cased = self._automaton(cased)
-        self._folded = self._automaton(folded)
         self._guard_index()
+        # The automata also find the words that guards and ambiguity rules look for, so a
+        # document is not searched again for them.
+        cues = [c for rule in self.ambiguous.values() for c in (rule.against, rule.support) if c]
+        # (An empty cue, which every text contains, would not do as a pattern.)
+        self._indexed_cues = frozenset(c for c in cues if all((*c.cased, *c.folded)))
+        cue_cased = {w for c in self._indexed_cues for w in c.cased}
+        cue_folded = {w for c in self._indexed_cues for w in c.folded}
+        self._cased = self._automaton(cased, self._guard_words | cue_cased)
+        self._folded = self._automaton(folded, cue_folded)
 
     @staticmethod
-    def _automaton(
-        table: dict[str, list[Alias]],
-    ) -> tuple[Any, list[tuple[list[Alias], list[Alias]]]]:
-        """An automaton over the aliases' literal parts; per pattern, (literal, stem) aliases."""
+    def _automaton(table: dict[str, list[Alias]], words: set[str] | frozenset[str]) -> _Automaton:
+        """An automaton over the aliases' literal parts and ``words``; per alias pattern,
+        (literal, stem) aliases."""
         bases: dict[str, tuple[list[Alias], list[Alias]]] = {}
         for key, aliases in table.items():
             stem = key.endswith("*")
             literal, stems = bases.setdefault(key[:-1] if stem else key, ([], []))
             (stems if stem else literal).extend(aliases)
-        patterns = list(bases)
+        # Aliases first, those that are also words next, then the other words: a pattern's
+        # index tells at once what it is.
+        patterns = [b for b in bases if b not in words] + [b for b in bases if b in words]
+        shared = len(patterns) - sum(1 for b in bases if b in words)
+        patterns += sorted(w for w in words if w not in bases)
         if not patterns:
-            return None, []
-        return ahocorasick_rs.AhoCorasick(patterns), [bases[p] for p in patterns]
+            return _Automaton(None, [], 0, 0, [])
+        # The DFA form takes longer to build and more memory, and searches several times
+        # faster than the default; matching is the bulk of detection.
+        automaton = ahocorasick_rs.AhoCorasick(
+            patterns, implementation=ahocorasick_rs.Implementation.DFA
+        )
+        groups = [(tuple(bases[p][0]), tuple(bases[p][1])) for p in patterns[: len(bases)]]
+        return _Automaton(automaton, groups, shared, len(bases), patterns)
 
     def _guard_index(self) -> None:
         """Which guards can cover which alias: a guard is tried only around mentions whose
         alias its pattern spells out (a guard naming no alias is tried around every one)."""
         self._guards_for: dict[str, list[tuple[re.Pattern[str], frozenset[str] | None]]] = {}
         self._guards_any: re.Pattern[str] | None = None
+        self._guard_plan: dict[str, tuple[_GuardEntry, ...]] = {}
+        self._guard_general: tuple[_GuardEntry, ...] = ()
+        self._guard_words: frozenset[str] = frozenset()
         if not self._guard_patterns:
             return
         # The words a pattern spells out, escapes (\b, \s) removed first.
@@ -403,38 +535,108 @@ class Gazetteer:
         for alias in self.aliases:
             if alias.text not in self._guards_for:
                 self._guards_for[alias.text] = found.get(alias.text, [])
+        self._guard_prefilter(spellers)
+
+    def _guard_prefilter(self, spellers: _Spellers) -> None:
+        """What lets a mention skip a guard without running it. The strings a guard's
+        pattern requires are known from the pattern: a document lacking them (the
+        case-sensitive automaton finds those too), or a window around a mention lacking
+        them, cannot hold a match, and most do."""
+        required: dict[str, tuple[list[frozenset[str]], list[frozenset[str]]]] = {}
+
+        def entry(
+            pattern: re.Pattern[str], others: frozenset[str] | None, alias: str
+        ) -> _GuardEntry:
+            if pattern.pattern not in required:
+                required[pattern.pattern] = (
+                    _required_words(pattern.pattern, body_only=True),
+                    _required_words(pattern.pattern),
+                )
+            body, full = required[pattern.pattern]
+            # Short strings ("U", "of") are in nearly every window, and the alias's own
+            # name is in every window around its mentions: neither is worth a test.
+            base = alias.removesuffix("*")
+            own = (base, base.upper()) if base else ()
+            window = sorted(
+                (
+                    words
+                    for words in body
+                    if min(map(len, words)) >= 3 and not any(w in f for w in words for f in own)
+                ),
+                key=_rank,
+            )[:2]
+            # For the document: strings long enough to be telling, preferring a set that
+            # names no alias (aliases are in every document that matters).
+            candidates = [
+                words
+                for words in (*full, *([others] if others else []))
+                if min(map(len, words)) >= 4 and not any(spellers.spelled_by(w) for w in words)
+            ]
+            document = [min(candidates, key=_rank)] if candidates else []
+            document += [words for words in window if min(map(len, words)) >= 4]
+            return pattern, others, tuple(window), tuple(dict.fromkeys(document))
+
+        general = () if self._guards_any is None else (entry(self._guards_any, None, ""),)
+        self._guard_general = general
+        self._guard_plan = {
+            text: (*(entry(p, o, text) for p, o in guards), *general)
+            for text, guards in self._guards_for.items()
+        }
+        self._guard_words = frozenset(
+            w
+            for plan in (*self._guard_plan.values(), general)
+            for guard in plan
+            for words in guard[3]
+            for w in words
+        )
 
     # -- matching ------------------------------------------------------------------------
     @staticmethod
     def _hits(
-        automaton: Any, groups: list, text: str, haystack: str
-    ) -> list[tuple[int, int, Alias]]:
-        """Alias occurrences with word boundaries on both sides; stems run to the word's end."""
-        if automaton is None:
-            return []
+        matcher: _Automaton, text: str, haystack: str
+    ) -> tuple[list[tuple[int, int, Alias]], list[tuple[int, int, int]]]:
+        """Alias occurrences with word boundaries on both sides (stems run to the word's
+        end), and every occurrence of the other words as (pattern, start, end)."""
         out: list[tuple[int, int, Alias]] = []
+        words: list[tuple[int, int, int]] = []
+        if matcher.automaton is None:
+            return out, words
+        append = out.append
+        shared, extra, groups = matcher.shared, matcher.extra, matcher.groups
         n = len(text)
-        for index, start, end in automaton.find_matches_as_indexes(haystack, overlapping=True):
-            if start and _is_word(text[start - 1]):
-                continue
+        # The word-character tests are ``_is_word`` written out: this loop runs for every
+        # occurrence of every alias, and a function call costs as much as the test itself.
+        for match in matcher.automaton.find_matches_as_indexes(haystack, overlapping=True):
+            index, start, end = match
+            if index >= shared:
+                words.append(match)
+                if index >= extra:
+                    continue
+            if start:
+                ch = text[start - 1]
+                if ch.isalnum() or ch == "_":
+                    continue
             literal, stems = groups[index]
-            if literal and (end == n or not _is_word(text[end])):
-                out.extend((start, end, alias) for alias in literal)
+            if literal and (end == n or not ((ch := text[end]).isalnum() or ch == "_")):
+                for alias in literal:
+                    append((start, end, alias))
             if stems:
                 stop = end
-                while stop < n and _is_word(text[stop]):
+                while stop < n and ((ch := text[stop]).isalnum() or ch == "_"):
                     stop += 1
-                out.extend((start, stop, alias) for alias in stems)
-        return out
+                for alias in stems:
+                    append((start, stop, alias))
+        return out, words
 
-    def _guarded(self, alias: Alias, start: int, end: int, text: str) -> bool:
-        """Whether a guard (an outlet's or a person's name, …) covers this mention."""
+    @staticmethod
+    def _covered(guards: list[_GuardEntry], start: int, end: int, text: str) -> bool:
+        """Whether one of ``guards`` (an outlet's or a person's name, …) covers this mention."""
         lo, hi = max(0, start - GUARD_REACH), min(len(text), end + GUARD_REACH)
         window = text[lo:hi]
-        guards = self._guards_for.get(alias.text, [])
-        if self._guards_any is not None:
-            guards = [*guards, (self._guards_any, None)]
-        for pattern, others in guards:
+        for pattern, others, required, _ in guards:
+            # A match lies inside the window, so it cannot do without what it requires.
+            if required and not all(any(w in window for w in words) for words in required):
+                continue
             if others is not None and not any(w in window for w in others):
                 continue
             for g in pattern.finditer(text, lo, hi):
@@ -442,18 +644,52 @@ class Gazetteer:
                     return True
         return False
 
+    @staticmethod
+    def _occurrences(
+        matcher: _Automaton, words: list[tuple[int, int, int]]
+    ) -> dict[str, list[tuple[int, int]]]:
+        found: dict[str, list[tuple[int, int]]] = {}
+        patterns = matcher.patterns
+        for index, start, end in words:
+            found.setdefault(patterns[index], []).append((start, end))
+        return found
+
+    @staticmethod
+    def _cues_found(
+        cues: Cues,
+        text: str,
+        lowered: str,
+        cased: dict[str, list[tuple[int, int]]],
+        folded: dict[str, list[tuple[int, int]]],
+    ) -> bool:
+        """``cues.found(text, lowered)``, worked out from where the automata found the
+        cues (``cased`` in the text, ``folded`` in the lower-cased copy)."""
+        if not any(c in cased for c in cues.cased) and not any(c in folded for c in cues.folded):
+            return False
+        if not (cues.ascii_exact and text.isascii()):
+            return cues.pattern.search(text) is not None
+        n = len(text)
+        for table, words in ((cased, cues.cased), (folded, cues.folded)):
+            for word in words:
+                for start, end in table.get(word, ()):
+                    if (start == 0 or not _is_word(text[start - 1])) and (
+                        end == n or not _is_word(text[end])
+                    ):
+                        return True
+        return False
+
     def find_mentions(
         self, text: str, when: date | None = None
     ) -> tuple[list[Mention], list[dict]]:
         """All actor mentions in ``text``, with the matches that were dropped and why."""
-        raw = self._hits(*self._cased, text, text)
+        raw, cased_words = self._hits(self._cased, text, text)
         # "İ" is the one character whose lower case is two characters long; as "I" it
         # keeps the lower-cased copy aligned with the text, offset for offset.
         lowered = text.replace("İ", "I").lower()
-        if self._folded[0] is not None:
-            raw += self._hits(*self._folded, text, lowered)
+        folded_hits, folded_words = self._hits(self._folded, text, lowered)
+        raw += folded_hits
         # Where matches overlap, the longest wins ("Israel Defense Forces" over "Israel").
-        raw.sort(key=lambda r: (r[0], -(r[1] - r[0])))
+        raw.sort(key=_start_then_longest)
         chosen: list[tuple[int, int, Alias]] = []
         last_end = -1
         last_span: tuple[int, int] | None = None
@@ -467,25 +703,52 @@ class Gazetteer:
         dropped: list[dict] = []
         ambiguous_ok: dict[str, bool] = {}
         mentions: list[Mention] = []
+        # The guards that could cover a mention of each alias in this document, worked out
+        # once per alias: usually none, since words they need are missing from the document.
+        live: dict[str, list[_GuardEntry]] = {}
+        present: set[str] | None = None
+        cues: tuple[dict, dict] | None = None
         for start, end, alias in chosen:
+            guards = live.get(alias.text)
+            if guards is None:
+                guards = []
+                for guard in self._guard_plan.get(alias.text, self._guard_general):
+                    if guard[3]:
+                        if present is None:
+                            patterns = self._cased.patterns
+                            present = {patterns[i] for i, _, _ in cased_words}
+                        if any(present.isdisjoint(words) for words in guard[3]):
+                            continue
+                    guards.append(guard)
+                live[alias.text] = guards
             surface = text[start:end]
-            if self._guarded(alias, start, end, text):
+            if guards and self._covered(guards, start, end, text):
                 dropped.append({"text": surface, "start": start, "reason": "guard"})
                 continue
-            if not alias.in_office(when):
+            if alias.terms is not None and when is not None and not alias.in_office(when):
                 dropped.append({"text": surface, "start": start, "reason": "out of office"})
                 continue
             rule = self.ambiguous.get(alias.text)
             if rule is not None and rule.actor == alias.actor:
                 if alias.text not in ambiguous_ok:
-                    other = bool(rule.against and rule.against.found(text, lowered))
-                    this = bool(rule.support and rule.support.found(text, lowered))
+                    if cues is None:
+                        cues = (
+                            self._occurrences(self._cased, cased_words),
+                            self._occurrences(self._folded, folded_words),
+                        )
+                    other = bool(rule.against and self._found(rule.against, text, lowered, cues))
+                    this = bool(rule.support and self._found(rule.support, text, lowered, cues))
                     ambiguous_ok[alias.text] = this or not other
                 if not ambiguous_ok[alias.text]:
                     dropped.append({"text": surface, "start": start, "reason": "other sense"})
                     continue
             mentions.append(Mention(alias.actor, alias.text, alias.kind, start, end, surface))
         return mentions, dropped
+
+    def _found(self, cues: Cues, text: str, lowered: str, found: tuple[dict, dict]) -> bool:
+        if cues not in self._indexed_cues:  # a rule added after the automata were built
+            return cues.found(text, lowered)
+        return self._cues_found(cues, text, lowered, *found)
 
     def detect(self, text: str, when: date | None = None, window: int = 1) -> Detection:
         """Mentions, actors, sentence-level pairs with evidence, and document-level pairs.

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import date
 from pathlib import Path
 
 import pytest
 
-from dyadwatch.actors import Gazetteer, GazetteerError, _Spellers, _spells, load_gazetteer
+from dyadwatch.actors import (
+    Gazetteer,
+    GazetteerError,
+    _cues,
+    _required_words,
+    _Spellers,
+    _spells,
+    load_gazetteer,
+)
 from dyadwatch.text import normalise
 
 CASES = Path(__file__).parent / "cases" / "actors.txt"
@@ -154,3 +163,159 @@ def test_spelling_index_agrees_with_spells(gazetteer: Gazetteer) -> None:
         assert spellers.spelled_by(word) == {
             a.text for a in gazetteer.aliases if _spells(word, a)
         }, word
+
+
+# Sentences in which a guard must fire, one or more per kind of guard (literal names,
+# alternations, look-behinds, look-aheads, the guards that name no alias).
+GUARDED = [
+    "The Washington Post reported the story first, citing Washington officials.",
+    "Photo: Sipa USA via a news agency; USA Today ran it too.",
+    "Michael Jordan scored forty points as Jordan watched.",
+    "Jordan Peterson spoke in Amman.",
+    "Voters in Seattle, Washington queued while Washington debated sanctions.",
+    "In Moscow's White House the Russian cabinet met; the White House said nothing.",
+    "The U.S. Open final was played as US officials met Russian envoys.",
+    "Riad Salameh left Lebanon; Israel and Syria were not mentioned.",
+    "A charlotte russe was served in Russe, in Bulgaria, to Bulgarian and Russian guests.",
+    "Duma, near Damascus, was attacked; Syria denied it and the Duma in Moscow met.",
+    "The Times of Israel and the Jerusalem Post covered Israel's cabinet.",
+    "Turkish delight and Russian roulette are not Turkey and Russia.",
+    "Latin America and South American states met the American envoy.",
+    "Roast Turkey with gravy for Thanksgiving; Turkey hosted talks.",
+    "Melania Trump and Donald Trump Jr. met Trump.",
+    "RUSI analysts and the Royal United Services Institute briefed Britain.",
+    "The Republic of China and China Airlines; Chinese Taipei competed.",
+    "King Abdullah University of Science and Technology hosted King Abdullah.",
+    "Georgia Tech beat Georgia's 5th District team in Atlanta, Georgia.",
+    "Israel Adesanya fought as Israel's cabinet met.",
+    "Hunter Biden testified while Biden spoke about Ukraine.",
+    "BAE Systems and the BAE signed a deal with the UAE.",
+]
+
+
+def _without_prefilter(g: Gazetteer) -> Gazetteer:
+    """The same gazetteer trying every guard around every mention of an alias it names (and
+    the guards naming none around every mention), as detection did before guards could be
+    skipped for the strings they lack."""
+    bare = object.__new__(Gazetteer)
+    bare.__dict__.update(g.__dict__)
+    bare._guard_plan = {
+        text: tuple((p, o, (), ()) for p, o, _, _ in plan) for text, plan in g._guard_plan.items()
+    }
+    bare._guard_general = tuple((p, o, (), ()) for p, o, _, _ in g._guard_general)
+    return bare
+
+
+def _texts() -> list[str]:
+    devset = Path(__file__).parent / "devset" / "devset.jsonl"
+    texts = [json.loads(line)["text"] for line in devset.read_text().splitlines() if line.strip()]
+    texts += [str(case.values[2]) for case in load_cases()]
+    return [*GUARDED, *texts, "\n".join(GUARDED), " ".join(texts)]
+
+
+def test_skipping_guards_changes_nothing(gazetteer: Gazetteer) -> None:
+    bare = _without_prefilter(gazetteer)
+    for text in _texts():
+        for variant in (text, text.upper(), text.lower()):
+            assert gazetteer.find_mentions(variant) == bare.find_mentions(variant), variant
+    for text in GUARDED:
+        assert any(d["reason"] == "guard" for d in gazetteer.find_mentions(text)[1]), text
+
+
+def test_guards_are_skipped_where_they_cannot_match(
+    gazetteer: Gazetteer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tried: list[str] = []
+    covered = Gazetteer._covered
+
+    def spy(guards, start, end, text):  # noqa: ANN001, ANN202
+        tried.append(text[start:end])
+        return covered(guards, start, end, text)
+
+    monkeypatch.setattr(Gazetteer, "_covered", staticmethod(spy))
+    mentions, dropped = gazetteer.find_mentions("Russia and Israel renewed their hotline.")
+    assert len(mentions) == 2 and not dropped
+    # Every guard naming Russia or Israel needs a string this document lacks.
+    assert tried == []
+    gazetteer.find_mentions("The Washington Post quoted Russia Today on Israel.")
+    assert "Washington" in tried
+
+
+@pytest.mark.parametrize(
+    ("pattern", "body", "full"),
+    [
+        (
+            r"(?:The\s+)?Moscow\s+Times|Russia\s+Today",
+            [{"Moscow", "Russia"}, {"Times", "Today"}],
+            None,
+        ),
+        (r"(?<=Seattle, )Washington", [{"Washington"}], [{"Seattle, "}, {"Washington"}]),
+        (r"Russe(?=,?\s+Bulgaria)", [{"Russe"}], [{"Russe"}, {"Bulgaria"}]),
+        (r"(?i:abc)def", [{"def"}], None),
+        (r"(?i)abc", [], []),
+        (r"a|b?", [], []),
+        (r"x(?:ab)*y", [{"x"}, {"y"}], None),
+        (r"(?:ab)+c", [{"ab"}, {"c"}], None),
+        (r"(?!Foo)Bar", [{"Bar"}], None),
+    ],
+)
+def test_required_words(pattern: str, body: list[set[str]], full: list[set[str]] | None) -> None:
+    assert sorted(map(sorted, _required_words(pattern, body_only=True))) == sorted(
+        map(sorted, body)
+    )
+    expected = body if full is None else full
+    assert sorted(map(sorted, _required_words(pattern))) == sorted(map(sorted, expected))
+
+
+def test_required_words_are_in_every_match(gazetteer: Gazetteer) -> None:
+    patterns = [*gazetteer._guard_patterns, gazetteer._guards_any.pattern]
+    matched = 0
+    for text in _texts():
+        for pattern in patterns:
+            for m in re.finditer(pattern, text):
+                matched += 1
+                inside = text[m.start() : m.end()]
+                for words in _required_words(pattern, body_only=True):
+                    assert any(w in inside for w in words), (pattern, inside, words)
+                for words in _required_words(pattern):
+                    assert any(w in text for w in words), (pattern, text, words)
+    assert matched >= len(GUARDED)
+
+
+def test_cues_found_from_the_automata(gazetteer: Gazetteer) -> None:
+    texts = [
+        *_texts(),
+        "Voters in ATLANTA, Georgia queued in the COUNTY.",
+        "Atlantans queued in the COUNTıES of Georgia.",  # "ı" matches "i" in the pattern
+        "Georgia's governor spoke in Tbilisi.",
+        "Jordan's basketball team; Amman.",
+        "Lebanon, Pennsylvania and the Lebanon township.",
+        "Washington state's governor Inslee, in Seattle.",
+        "Poutine with cheese curds and gravy; Poutine au Kremlin.",
+        "Turkey roasting in the oven; Ankara.",
+        "_Atlanta_ county_ governor",
+    ]
+    rules = [c for r in gazetteer.ambiguous.values() for c in (r.against, r.support) if c]
+    hits = 0
+    for text in texts:
+        lowered = text.replace("İ", "I").lower()
+        found = (
+            gazetteer._occurrences(
+                gazetteer._cased, gazetteer._hits(gazetteer._cased, text, text)[1]
+            ),
+            gazetteer._occurrences(
+                gazetteer._folded, gazetteer._hits(gazetteer._folded, text, lowered)[1]
+            ),
+        )
+        for cues in rules:
+            expected = cues.found(text, lowered)
+            hits += expected
+            assert gazetteer._found(cues, text, lowered, found) == expected, (text, cues.cased)
+    assert hits >= 10
+
+
+def test_cues_that_match_other_cases_of_ascii_letters_use_the_pattern() -> None:
+    assert _cues(["peach", "Atlanta", "fromage en grains"]).ascii_exact
+    # The dotless "ı" matches "I" and "i": an ASCII text may match without the cue in it.
+    assert not _cues(["kırmızı"]).ascii_exact
+    assert re.search(_cues(["kırmızı"]).pattern, "KIRMIZI")
