@@ -130,8 +130,10 @@ _SENTENCE_STARTERS = frozenset(
     ]
 )
 # Possessive quantifiers and the look-behind (only the first mark of a run may start a
-# match) keep this linear: "......" or "a. a. a. …" cannot make the engine backtrack.
-_BOUNDARY = re.compile(r"(?<![.!?…؟。])[.!?…؟。]++[\"')\]]*+\s+")
+# match) keep this linear: "......" or "a. a. a. …" cannot make the engine backtrack. The
+# pattern opens with the mark itself, not the look-behind, so the engine skips ahead to the
+# next mark instead of trying every position ("(?<!M)M++" and "M(?<!MM)M*+" match alike).
+_BOUNDARY = re.compile(r"[.!?…؟。](?<![.!?…؟。]{2})[.!?…؟。]*+[\"')\]]*+\s+")
 
 
 def sentences(text: str) -> list[tuple[int, int]]:
@@ -153,7 +155,7 @@ def sentences(text: str) -> list[tuple[int, int]]:
 def line_sentences(line: str, offset: int = 0) -> list[tuple[int, int]]:
     """The sentences of one line (no newline inside), as offsets shifted by ``offset``."""
     spans: list[tuple[int, int]] = []
-    if not line.strip():
+    if not line or line.isspace():
         return spans
     start = 0
     for m in _BOUNDARY.finditer(line):

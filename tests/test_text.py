@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import random
+import re
+
 import pytest
 
-from dyadwatch.text import normalise, sentences
+from dyadwatch.text import _BOUNDARY, normalise, sentences
 
 
 def split(text: str) -> list[str]:
@@ -54,3 +57,19 @@ def test_offsets_point_into_the_text() -> None:
     for start, end in sentences(text):
         assert text[start:end] == text[start:end].strip()
         assert text[start:end]
+
+
+def test_boundary_pattern_matches_where_the_plain_form_does() -> None:
+    """``_BOUNDARY`` is written to let the engine skip to the next mark; it must find the
+    same boundaries as the plain form (a look-behind first)."""
+    plain = re.compile(r"(?<![.!?…؟。])[.!?…؟。]++[\"')\]]*+\s+")
+    alphabet = ".!?…؟。\"')] \t\u00a0aZ1é"
+    rng = random.Random(7)
+    texts = ["", ". ", "a.. b", "...  x", 'No. 10. "Yes." he said) ok', "a . . b"]
+    texts += [
+        "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 24))) for _ in range(20000)
+    ]
+    for text in texts:
+        assert [m.span() for m in _BOUNDARY.finditer(text)] == [
+            m.span() for m in plain.finditer(text)
+        ], text
