@@ -21,7 +21,7 @@ import bisect
 import hashlib
 import itertools
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
@@ -99,6 +99,31 @@ class Mention:
         }
 
 
+_new = object.__new__
+_set = object.__setattr__
+
+
+def _mention(actor: str, alias: str, kind: str, start: int, end: int, surface: str) -> Mention:
+    """``Mention(actor, alias, kind, start, end, surface)``, made without the frozen
+    dataclass's ``__init__``, whose six guarded attribute assignments cost three times as
+    much: detection makes one per mention. ``Mention`` has no ``__post_init__``, defaults
+    or slots, so its attributes are all in this dictionary."""
+    mention = _new(Mention)
+    _set(
+        mention,
+        "__dict__",
+        {
+            "actor": actor,
+            "alias": alias,
+            "kind": kind,
+            "start": start,
+            "end": end,
+            "surface": surface,
+        },
+    )
+    return mention
+
+
 @dataclass
 class PairEvidence:
     """One sentence (or window of sentences) in which two actors occur together."""
@@ -146,10 +171,12 @@ class Cues:
     pattern: re.Pattern[str]
     cased: tuple[str, ...]
     folded: tuple[str, ...]
-    # Whether, in a text of ASCII characters only, the pattern matches exactly where a cue
-    # occurs (the case-insensitive cues in the lower-cased copy) between word boundaries:
-    # true unless a cue is empty or holds a character the pattern takes as another case
-    # of an ASCII letter (the dotless "ı" matches "I" there).
+    # The characters of the case-insensitive cues, and whether, in a text of ASCII
+    # characters only, the pattern matches exactly where a cue occurs (those cues in the
+    # lower-cased copy) between word boundaries: true unless a cue is empty or holds a
+    # character the pattern takes as another case of an ASCII letter (the dotless "ı"
+    # matches "I" there).
+    folded_chars: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
     ascii_exact: bool = field(default=False, compare=False, repr=False)
 
     def found(self, text: str, lowered: str) -> bool:
@@ -170,13 +197,33 @@ def _cues(cues: list[str]) -> Cues | None:
     if lower:
         parts.append("(?i:" + "|".join(sorted(map(re.escape, lower), key=len, reverse=True)) + ")")
     pattern = re.compile(r"(?<!\w)(?:" + "|".join(parts) + r")(?!\w)")
-    ascii_exact = all(cues) and not any(
-        re.fullmatch(f"(?i:{re.escape(ch)})", chr(code))
-        for ch in set("".join(lower))
-        if not ch.isascii()
-        for code in range(128)
+    chars = frozenset("".join(lower))
+    ascii_exact = all(cues) and all(_folds_alike(chr(code), chars) for code in range(128))
+    return Cues(pattern, tuple(cased), tuple(lower), chars, ascii_exact)
+
+
+@lru_cache(maxsize=65536)
+def _folds_alike(ch: str, cue_chars: frozenset[str]) -> bool:
+    """Whether a case-insensitive pattern of ``cue_chars`` matches ``ch`` where, and only
+    where, the lower-cased text shows the cue character: ``ch`` lower-cased is that
+    character. Not so for the dotless "ı" (the pattern takes it for "i"), nor for "Σ",
+    lower-cased by its place in a word."""
+    if ch == "Σ":
+        return False
+    low = "i" if ch == "İ" else ch.lower()
+    return all(
+        (re.fullmatch(f"(?i:{re.escape(c)})", ch) is not None) == (low == c) for c in cue_chars
     )
-    return Cues(pattern, tuple(cased), tuple(lower), ascii_exact)
+
+
+_ASCII_BYTES = bytes(range(128))
+
+
+def _non_ascii(text: str) -> set[str]:
+    """The characters of ``text`` outside ASCII (removing ASCII bytes from the encoded text
+    is much faster than a set of all its characters)."""
+    rest = text.encode("utf-8", "surrogatepass").translate(None, _ASCII_BYTES)
+    return set(rest.decode("utf-8", "surrogatepass"))
 
 
 def _spells(word: str, alias: Alias) -> bool:
@@ -195,10 +242,13 @@ def _is_word(ch: str) -> bool:
     return ch.isalnum() or ch == "_"
 
 
-def _required_words(pattern: str, *, body_only: bool = False) -> list[frozenset[str]]:
+def _required_words(
+    pattern: str, *, body_only: bool = False, avoid: Callable[[str], int] | None = None
+) -> list[frozenset[str]]:
     """Sets of strings a text must contain, one string of each set at least, for
     ``pattern`` to match in it: every match holds them (or, unless ``body_only``, looks at
-    them in a look-around). Empty when nothing is known to be required.
+    them in a look-around). Empty when nothing is known to be required. Where there is a
+    choice (in alternations), sets of strings ``avoid`` rates low (0 is best) are made.
 
     "(?:The\\s+)?Moscow\\s+Times|Russia\\s+Today" requires {Moscow, Russia} and {Times, Today}.
     """
@@ -210,7 +260,11 @@ def _required_words(pattern: str, *, body_only: bool = False) -> list[frozenset[
         return []
     if parsed.state.flags & re.IGNORECASE:
         return []
-    return _required_in(list(parsed), body_only)
+
+    def rank(words: frozenset[str]) -> tuple[int, int, int]:
+        return max(map(avoid, words)) if avoid else 0, *_rank(words)
+
+    return _required_in(list(parsed), body_only, rank)
 
 
 def _rank(words: frozenset[str]) -> tuple[int, int]:
@@ -219,58 +273,89 @@ def _rank(words: frozenset[str]) -> tuple[int, int]:
     return -min(map(len, words)), len(words)
 
 
-def _required_in(items: list[tuple[Any, Any]], body_only: bool) -> list[frozenset[str]]:
+def _required_in(
+    items: list[tuple[Any, Any]], body_only: bool, rank: Callable[[frozenset[str]], Any]
+) -> list[frozenset[str]]:
     """``_required_words`` of a parsed sequence: every element's requirements, and each
-    run of literal characters as a string of its own."""
+    run of literal characters (and small sets of them: "[Mm]ule") as strings of their own."""
     out: list[frozenset[str]] = []
-    run: list[str] = []
+    run = [""]
     for op, av in items:
         if op == _sre.LITERAL:
-            run.append(chr(av))
+            run = [r + chr(av) for r in run]
             continue
-        if run:
-            out.append(frozenset(("".join(run),)))
-            run = []
+        if op == _sre.IN and len(run) * len(av) <= 16 and all(o == _sre.LITERAL for o, _ in av):
+            run = [r + chr(c) for r in run for _, c in av]
+            continue
+        if (
+            op == _sre.BRANCH
+            and len(run) * len(av[1]) <= 16
+            and all(o == _sre.LITERAL for alt in av[1] for o, _ in alt)
+        ):  # "(?:Duma|DUMA)", which the parser makes "D(?:uma|UMA)"
+            run = [r + "".join(chr(c) for _, c in alt) for r in run for alt in av[1]]
+            continue
+        if run[0]:
+            out.append(frozenset(run))
+        run = [""]
         if op == _sre.SUBPATTERN:
             # A case-insensitive group requires no exact string.
             if not av[1] & re.IGNORECASE:
-                out += _required_in(list(av[3]), body_only)
+                out += _required_in(list(av[3]), body_only, rank)
         elif op == _sre.ATOMIC_GROUP:
-            out += _required_in(list(av), body_only)
+            out += _required_in(list(av), body_only, rank)
         elif op == _sre.ASSERT:
             # What a positive look-ahead or look-behind examines is in the text too, though
             # not necessarily inside the match.
             if not body_only:
-                out += _required_in(list(av[1]), body_only)
+                out += _required_in(list(av[1]), body_only, rank)
         elif op in (_sre.MAX_REPEAT, _sre.MIN_REPEAT, _sre.POSSESSIVE_REPEAT):
             if av[0] >= 1:
-                out += _required_in(list(av[2]), body_only)
+                out += _required_in(list(av[2]), body_only, rank)
         elif op == _sre.BRANCH:
             # Whichever alternative matches, one of its sets holds: so does the union of one
-            # set from each alternative (pairing the alternatives' rarest sets, then the next).
-            alternatives = [sorted(_required_in(list(alt), body_only), key=_rank) for alt in av[1]]
+            # set from each alternative (pairing the alternatives' best sets, then the next).
+            alternatives = [
+                sorted(_required_in(list(alt), body_only, rank), key=rank) for alt in av[1]
+            ]
             if all(alternatives):
                 for i in range(max(map(len, alternatives))):
                     out.append(
                         frozenset().union(*(alt[min(i, len(alt) - 1)] for alt in alternatives))
                     )
-        # Anything else (character sets, anchors, negative look-arounds, back-references)
-        # requires nothing in particular.
-    if run:
-        out.append(frozenset(("".join(run),)))
+        # Anything else (other character sets, anchors, negative look-arounds,
+        # back-references) requires nothing in particular.
+    if run[0]:
+        out.append(frozenset(run))
     return list(dict.fromkeys(out))
+
+
+def _telling(words: frozenset[str]) -> bool:
+    """Whether a set of strings is rare enough in text to be worth looking for: no short
+    lower-case fragment ("of", "ath") among them."""
+    return all(len(w) >= 4 or (len(w) >= 2 and w[0].isupper()) for w in words)
 
 
 # A guard as tried around the mentions of one alias: its pattern; the other words of which
 # one must be near the mention (None: no such condition); sets of strings of which the
-# window around the mention must hold one each for the pattern to match there; and sets of
-# which the document must hold one each.
+# window around the mention must hold one each for the pattern to match there; and the
+# numbers of the sets of strings of which the document must hold one each.
 _GuardEntry = tuple[
     re.Pattern[str],
     frozenset[str] | None,
     tuple[frozenset[str], ...],
-    tuple[frozenset[str], ...],
+    tuple[int, ...],
 ]
+
+
+def _inside(spots: list[tuple[int, int]], lo: int, hi: int) -> bool:
+    """Whether one of ``spots`` (sorted (start, end) pairs) lies within ``lo``..``hi``."""
+    for i in range(bisect.bisect_left(spots, (lo,)), len(spots)):
+        start, end = spots[i]
+        if start >= hi:
+            return False
+        if end <= hi:
+            return True
+    return False
 
 
 def _start_then_longest(hit: tuple[int, int, Any]) -> tuple[int, int]:
@@ -497,6 +582,7 @@ class Gazetteer:
         self._guard_plan: dict[str, tuple[_GuardEntry, ...]] = {}
         self._guard_general: tuple[_GuardEntry, ...] = ()
         self._guard_words: frozenset[str] = frozenset()
+        self._sets_of: dict[str, tuple[int, ...]] = {}
         if not self._guard_patterns:
             return
         # The words a pattern spells out, escapes (\b, \s) removed first.
@@ -539,56 +625,65 @@ class Gazetteer:
 
     def _guard_prefilter(self, spellers: _Spellers) -> None:
         """What lets a mention skip a guard without running it. The strings a guard's
-        pattern requires are known from the pattern: a document lacking them (the
-        case-sensitive automaton finds those too), or a window around a mention lacking
-        them, cannot hold a match, and most do."""
-        required: dict[str, tuple[list[frozenset[str]], list[frozenset[str]]]] = {}
+        pattern requires are known from the pattern: a document lacking them, or a window
+        around a mention lacking them, cannot hold a match, and most do. The
+        case-sensitive automaton finds where those strings are."""
+
+        names: dict[str, bool] = {}
 
         def entry(
             pattern: re.Pattern[str], others: frozenset[str] | None, alias: str
         ) -> _GuardEntry:
-            if pattern.pattern not in required:
-                required[pattern.pattern] = (
-                    _required_words(pattern.pattern, body_only=True),
-                    _required_words(pattern.pattern),
-                )
-            body, full = required[pattern.pattern]
-            # Short strings ("U", "of") are in nearly every window, and the alias's own
-            # name is in every window around its mentions: neither is worth a test.
+            # The alias's own name is in every window around its mentions, and so are
+            # short lower-case strings ("of", "ath"): useless there. Names of aliases are
+            # in every document that matters: they tell little.
             base = alias.removesuffix("*")
             own = (base, base.upper()) if base else ()
-            window = sorted(
-                (
-                    words
-                    for words in body
-                    if min(map(len, words)) >= 3 and not any(w in f for w in words for f in own)
-                ),
-                key=_rank,
-            )[:2]
-            # For the document: strings long enough to be telling, preferring a set that
-            # names no alias (aliases are in every document that matters).
+
+            def rate(word: str) -> int:
+                if not _telling(frozenset((word,))) or any(word in f for f in own):
+                    return 2
+                if word not in names:
+                    names[word] = bool(spellers.spelled_by(word))
+                return int(names[word])
+
+            def rank(words: frozenset[str]) -> tuple[int, int, int]:
+                return max(map(rate, words)), *_rank(words)
+
+            body = _required_words(pattern.pattern, body_only=True, avoid=rate)
+            window = sorted((w for w in body if max(map(rate, w)) < 2), key=rank)[:2]
+            # The document must hold them too, and maybe a set from a look-around.
+            full = _required_words(pattern.pattern, avoid=rate)
             candidates = [
                 words
-                for words in (*full, *([others] if others else []))
-                if min(map(len, words)) >= 4 and not any(spellers.spelled_by(w) for w in words)
+                for words in (*full, others or frozenset())
+                if words and max(map(rate, words)) == 0
             ]
             document = [min(candidates, key=_rank)] if candidates else []
-            document += [words for words in window if min(map(len, words)) >= 4]
-            return pattern, others, tuple(window), tuple(dict.fromkeys(document))
+            return pattern, others, tuple(window), tuple(dict.fromkeys([*document, *window]))
 
         general = () if self._guards_any is None else (entry(self._guards_any, None, ""),)
-        self._guard_general = general
-        self._guard_plan = {
-            text: (*(entry(p, o, text) for p, o in guards), *general)
+        plans = {
+            text: tuple(entry(p, o, text) for p, o in guards)
             for text, guards in self._guards_for.items()
         }
-        self._guard_words = frozenset(
-            w
-            for plan in (*self._guard_plan.values(), general)
-            for guard in plan
-            for words in guard[3]
-            for w in words
-        )
+        # What the document must hold, as numbered sets: per document, the numbers of the
+        # sets it holds a string of are gathered once, and a guard is live when its
+        # numbers are among them.
+        numbers: dict[frozenset[str], int] = {}
+
+        def numbered(guard: tuple) -> _GuardEntry:
+            ids = tuple(numbers.setdefault(words, len(numbers)) for words in guard[3])
+            return (*guard[:3], ids)
+
+        self._guard_general = tuple(map(numbered, general))
+        self._guard_plan = {text: tuple(map(numbered, plan)) for text, plan in plans.items()}
+        sets_of: dict[str, list[int]] = {}
+        for words, number in numbers.items():
+            for w in words:
+                sets_of.setdefault(w, []).append(number)
+        self._sets_of = {w: tuple(ids) for w, ids in sets_of.items()}
+        self._guard_words = frozenset(self._sets_of)
 
     # -- matching ------------------------------------------------------------------------
     @staticmethod
@@ -629,19 +724,35 @@ class Gazetteer:
         return out, words
 
     @staticmethod
-    def _covered(guards: list[_GuardEntry], start: int, end: int, text: str) -> bool:
-        """Whether one of ``guards`` (an outlet's or a person's name, …) covers this mention."""
+    def _covered(
+        guards: list[_GuardEntry],
+        start: int,
+        end: int,
+        text: str,
+        found: dict[str, list[tuple[int, int]]],
+        places: dict[frozenset[str], list[tuple[int, int]]],
+    ) -> bool:
+        """Whether one of ``guards`` (an outlet's or a person's name, …) covers this mention.
+        ``found`` holds where the strings guards need occur; ``places`` caches, per set of
+        them, where any of the set occurs."""
         lo, hi = max(0, start - GUARD_REACH), min(len(text), end + GUARD_REACH)
-        window = text[lo:hi]
+        window = None
         for pattern, others, required, _ in guards:
             # A match lies inside the window, so it cannot do without what it requires.
-            if required and not all(any(w in window for w in words) for words in required):
-                continue
-            if others is not None and not any(w in window for w in others):
-                continue
-            for g in pattern.finditer(text, lo, hi):
-                if g.start() < end and start < g.end():
-                    return True
+            for words in required:
+                spots = places.get(words)
+                if spots is None:
+                    spots = places[words] = sorted(s for w in words for s in found.get(w, ()))
+                if not _inside(spots, lo, hi):
+                    break
+            else:
+                if window is None:
+                    window = text[lo:hi]
+                if others is not None and not any(w in window for w in others):
+                    continue
+                for g in pattern.finditer(text, lo, hi):
+                    if g.start() < end and start < g.end():
+                        return True
         return False
 
     @staticmethod
@@ -666,7 +777,11 @@ class Gazetteer:
         cues (``cased`` in the text, ``folded`` in the lower-cased copy)."""
         if not any(c in cased for c in cues.cased) and not any(c in folded for c in cues.folded):
             return False
-        if not (cues.ascii_exact and text.isascii()):
+        # Where the text holds characters the pattern reads otherwise than the lower-cased
+        # copy shows them, only the pattern can tell.
+        if not cues.ascii_exact or not (
+            text.isascii() or all(_folds_alike(ch, cues.folded_chars) for ch in _non_ascii(text))
+        ):
             return cues.pattern.search(text) is not None
         n = len(text)
         for table, words in ((cased, cues.cased), (folded, cues.folded)):
@@ -704,25 +819,27 @@ class Gazetteer:
         ambiguous_ok: dict[str, bool] = {}
         mentions: list[Mention] = []
         # The guards that could cover a mention of each alias in this document, worked out
-        # once per alias: usually none, since words they need are missing from the document.
+        # once per alias: usually none, since strings they need are missing from it.
         live: dict[str, list[_GuardEntry]] = {}
-        present: set[str] | None = None
-        cues: tuple[dict, dict] | None = None
+        found: dict[str, list[tuple[int, int]]] | None = None
+        general: list[_GuardEntry] = []
+        held: set[int] = set()
+        places: dict[frozenset[str], list[tuple[int, int]]] = {}
+        cues: dict[str, list[tuple[int, int]]] | None = None
         for start, end, alias in chosen:
             guards = live.get(alias.text)
             if guards is None:
-                guards = []
-                for guard in self._guard_plan.get(alias.text, self._guard_general):
-                    if guard[3]:
-                        if present is None:
-                            patterns = self._cased.patterns
-                            present = {patterns[i] for i, _, _ in cased_words}
-                        if any(present.isdisjoint(words) for words in guard[3]):
-                            continue
-                    guards.append(guard)
+                plan = self._guard_plan.get(alias.text, ())
+                if found is None:
+                    found = self._occurrences(self._cased, cased_words)
+                    held = set()
+                    for word in found:
+                        held.update(self._sets_of.get(word, ()))
+                    general = [g for g in self._guard_general if held.issuperset(g[3])]
+                guards = [g for g in plan if held.issuperset(g[3])] + general
                 live[alias.text] = guards
             surface = text[start:end]
-            if guards and self._covered(guards, start, end, text):
+            if guards and self._covered(guards, start, end, text, found, places):
                 dropped.append({"text": surface, "start": start, "reason": "guard"})
                 continue
             if alias.terms is not None and when is not None and not alias.in_office(when):
@@ -732,17 +849,15 @@ class Gazetteer:
             if rule is not None and rule.actor == alias.actor:
                 if alias.text not in ambiguous_ok:
                     if cues is None:
-                        cues = (
-                            self._occurrences(self._cased, cased_words),
-                            self._occurrences(self._folded, folded_words),
-                        )
-                    other = bool(rule.against and self._found(rule.against, text, lowered, cues))
-                    this = bool(rule.support and self._found(rule.support, text, lowered, cues))
+                        cues = self._occurrences(self._folded, folded_words)
+                    seen = (found, cues)
+                    other = bool(rule.against and self._found(rule.against, text, lowered, seen))
+                    this = bool(rule.support and self._found(rule.support, text, lowered, seen))
                     ambiguous_ok[alias.text] = this or not other
                 if not ambiguous_ok[alias.text]:
                     dropped.append({"text": surface, "start": start, "reason": "other sense"})
                     continue
-            mentions.append(Mention(alias.actor, alias.text, alias.kind, start, end, surface))
+            mentions.append(_mention(alias.actor, alias.text, alias.kind, start, end, surface))
         return mentions, dropped
 
     def _found(self, cues: Cues, text: str, lowered: str, found: tuple[dict, dict]) -> bool:
@@ -766,19 +881,26 @@ class Gazetteer:
                 spans = sentences(text)
                 groups = self._assign(spans, mentions)
             for i in range(len(spans)):
-                group = [m for j in range(i, min(i + window, len(spans))) for m in groups[j]]
-                if window > 1 and not groups[i]:
-                    continue
+                if window == 1:
+                    group = groups[i]
+                    # One mention cannot make a pair (most sentences have one or none).
+                    if len(group) < 2:
+                        continue
+                else:
+                    if not groups[i]:
+                        continue
+                    group = [m for j in range(i, min(i + window, len(spans))) for m in groups[j]]
                 present = sorted({m.actor for m in group})
                 if len(present) < 2:
                     continue
                 start, end = spans[i][0], spans[min(i + window, len(spans)) - 1][1]
+                evidence_text = text[start:end]
                 for a, b in itertools.combinations(present, 2):
                     evidence = pairs.setdefault((a, b), [])
                     if evidence and evidence[-1].start == start:
                         continue
-                    fired = [m for m in group if m.actor in (a, b)]
-                    evidence.append(PairEvidence(text[start:end], start, end, fired))
+                    fired = [m for m in group if m.actor == a or m.actor == b]
+                    evidence.append(PairEvidence(evidence_text, start, end, fired))
         return Detection(
             mentions=mentions,
             actors=actors,
@@ -802,21 +924,29 @@ class Gazetteer:
     def _sentence_groups(
         cls, text: str, mentions: list[Mention]
     ) -> tuple[list[tuple[int, int]], list[list[Mention]]]:
-        """Sentences of the lines holding two actors or more, with their mentions."""
-        by_line: dict[int, list[Mention]] = {}
-        for m in mentions:
-            by_line.setdefault(text.rfind("\n", 0, m.start) + 1, []).append(m)
+        """Sentences of the lines holding two actors or more, with their mentions (which
+        come in the order of the text)."""
         spans: list[tuple[int, int]] = []
         groups: list[list[Mention]] = []
-        for line_start, found in by_line.items():
-            if len({m.actor for m in found}) < 2:
-                continue
-            line_end = text.find("\n", line_start)
-            line_spans = line_sentences(
-                text[line_start : line_end if line_end != -1 else len(text)], line_start
-            )
-            spans.extend(line_spans)
-            groups.extend(cls._assign(line_spans, found))
+        i, count = 0, len(mentions)
+        while i < count:
+            # The line of the next mention, and the mentions in it: each line's ends are
+            # looked for once, not once per mention.
+            first = mentions[i]
+            line_end = text.find("\n", first.start)
+            if line_end == -1:
+                line_end = len(text)
+            j = i + 1
+            two = False
+            while j < count and mentions[j].start <= line_end:
+                two = two or mentions[j].actor != first.actor
+                j += 1
+            if two:
+                line_start = text.rfind("\n", 0, first.start) + 1
+                line_spans = line_sentences(text[line_start:line_end], line_start)
+                spans.extend(line_spans)
+                groups.extend(cls._assign(line_spans, mentions[i:j]))
+            i = j
         return spans, groups
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from datetime import date
@@ -12,7 +13,9 @@ import pytest
 from dyadwatch.actors import (
     Gazetteer,
     GazetteerError,
+    Mention,
     _cues,
+    _mention,
     _required_words,
     _Spellers,
     _spells,
@@ -228,9 +231,9 @@ def test_guards_are_skipped_where_they_cannot_match(
     tried: list[str] = []
     covered = Gazetteer._covered
 
-    def spy(guards, start, end, text):  # noqa: ANN001, ANN202
+    def spy(guards, start, end, text, *found):  # noqa: ANN001, ANN002, ANN202
         tried.append(text[start:end])
-        return covered(guards, start, end, text)
+        return covered(guards, start, end, text, *found)
 
     monkeypatch.setattr(Gazetteer, "_covered", staticmethod(spy))
     mentions, dropped = gazetteer.find_mentions("Russia and Israel renewed their hotline.")
@@ -319,3 +322,38 @@ def test_cues_that_match_other_cases_of_ascii_letters_use_the_pattern() -> None:
     # The dotless "ı" matches "I" and "i": an ASCII text may match without the cue in it.
     assert not _cues(["kırmızı"]).ascii_exact
     assert re.search(_cues(["kırmızı"]).pattern, "KIRMIZI")
+
+
+def test_fast_mentions_are_mentions() -> None:
+    made = _mention("RUS", "Russia", "name", 3, 9, "Russia")
+    plain = Mention("RUS", "Russia", "name", 3, 9, "Russia")
+    assert made == plain and hash(made) == hash(plain) and repr(made) == repr(plain)
+    assert made.as_dict() == plain.as_dict() and vars(made) == vars(plain)
+    assert type(made) is Mention and dataclasses.astuple(made) == dataclasses.astuple(plain)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        made.start = 4  # type: ignore[misc]
+    # What _mention relies on: every field in the instance dictionary, set by __init__ alone.
+    assert not hasattr(Mention, "__post_init__") and not hasattr(Mention, "__slots__")
+    assert all(f.default is dataclasses.MISSING for f in dataclasses.fields(Mention))
+
+
+def test_gazetteer_without_guards_or_rules() -> None:
+    g = Gazetteer(
+        {
+            "actors": {
+                "RUS": {"name": "Russia", "aliases": {"name": ["Russia", "kremlin", "Russ*"]}},
+                "ISR": {"name": "Israel", "aliases": {"name": ["Israel"]}},
+            }
+        }
+    )
+    detection = g.detect("Russians and Israel met. The KREMLIN agreed with Israel.")
+    assert [(m.surface, m.actor) for m in detection.mentions] == [
+        ("Russians", "RUS"),
+        ("Israel", "ISR"),
+        ("KREMLIN", "RUS"),
+        ("Israel", "ISR"),
+    ]
+    assert [e.text for e in detection.pairs[("ISR", "RUS")]] == [
+        "Russians and Israel met.",
+        "The KREMLIN agreed with Israel.",
+    ]
