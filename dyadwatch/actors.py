@@ -329,6 +329,36 @@ def _required_in(
     return list(dict.fromkeys(out))
 
 
+def _reach_back(pattern: str) -> int:
+    """How many characters before a match the pattern's look-behinds may examine, at most
+    (the sum of their widths: nested ones add up)."""
+    if _sre_parse is None:
+        return 0  # (and nothing is required either)
+    try:
+        parsed = _sre_parse.parse(pattern)
+    except Exception:  # noqa: BLE001 - a parser of another Python version; stay safe
+        return 0
+
+    def walk(items: Any) -> int:
+        total = 0
+        for op, av in items:
+            if op in (_sre.ASSERT, _sre.ASSERT_NOT):
+                if av[0] < 0:  # look-behinds have a fixed width
+                    total += av[1].getwidth()[1]
+                total += walk(av[1])
+            elif op == _sre.BRANCH:
+                total += sum(walk(alt) for alt in av[1])
+            elif op == _sre.SUBPATTERN:
+                total += walk(av[3])
+            elif op in (_sre.MAX_REPEAT, _sre.MIN_REPEAT, _sre.POSSESSIVE_REPEAT):
+                total += walk(av[2])
+            elif op == _sre.ATOMIC_GROUP:
+                total += walk(av)
+        return total
+
+    return walk(parsed)
+
+
 def _telling(words: frozenset[str]) -> bool:
     """Whether a set of strings is rare enough in text to be worth looking for: no short
     lower-case fragment ("of", "ath") among them."""
@@ -336,14 +366,16 @@ def _telling(words: frozenset[str]) -> bool:
 
 
 # A guard as tried around the mentions of one alias: its pattern; the other words of which
-# one must be near the mention (None: no such condition); sets of strings of which the
-# window around the mention must hold one each for the pattern to match there; and the
-# numbers of the sets of strings of which the document must hold one each.
+# one must be near the mention (None: no such condition); sets of strings (as numbers of
+# the case-sensitive automaton's patterns) of which the window around the mention must
+# hold one each for the pattern to match there; the numbers of the sets of strings of
+# which the document must hold one each; how far before a match its look-behinds reach.
 _GuardEntry = tuple[
     re.Pattern[str],
     frozenset[str] | None,
-    tuple[frozenset[str], ...],
+    tuple[frozenset[int], ...],
     tuple[int, ...],
+    int,
 ]
 
 
@@ -370,7 +402,7 @@ class _Automaton:
     alias pattern."""
 
     automaton: Any
-    groups: list[tuple[tuple[Alias, ...], tuple[Alias, ...]]]
+    groups: list[tuple[tuple[int, ...], tuple[int, ...]]]
     shared: int
     extra: int
     patterns: list[str]
@@ -547,13 +579,19 @@ class Gazetteer:
         self._indexed_cues = frozenset(c for c in cues if all((*c.cased, *c.folded)))
         cue_cased = {w for c in self._indexed_cues for w in c.cased}
         cue_folded = {w for c in self._indexed_cues for w in c.folded}
-        self._cased = self._automaton(cased, self._guard_words | cue_cased)
-        self._folded = self._automaton(folded, cue_folded)
+        number = {id(alias): i for i, alias in enumerate(self.aliases)}
+        self._cased = self._automaton(cased, self._guard_words | cue_cased, number)
+        self._folded = self._automaton(folded, cue_folded, number)
+        self._index_guards()
+        # Per alias number, what a mention needs: the alias, its actor, text and kind.
+        self._alias_info = [(a, a.actor, a.text, a.kind) for a in self.aliases]
 
     @staticmethod
-    def _automaton(table: dict[str, list[Alias]], words: set[str] | frozenset[str]) -> _Automaton:
+    def _automaton(
+        table: dict[str, list[Alias]], words: set[str] | frozenset[str], number: dict[int, int]
+    ) -> _Automaton:
         """An automaton over the aliases' literal parts and ``words``; per alias pattern,
-        (literal, stem) aliases."""
+        the (literal, stem) aliases as numbers (``number`` maps ``id(alias)`` to them)."""
         bases: dict[str, tuple[list[Alias], list[Alias]]] = {}
         for key, aliases in table.items():
             stem = key.endswith("*")
@@ -571,7 +609,10 @@ class Gazetteer:
         automaton = ahocorasick_rs.AhoCorasick(
             patterns, implementation=ahocorasick_rs.Implementation.DFA
         )
-        groups = [(tuple(bases[p][0]), tuple(bases[p][1])) for p in patterns[: len(bases)]]
+        groups = [
+            (tuple(number[id(a)] for a in bases[p][0]), tuple(number[id(a)] for a in bases[p][1]))
+            for p in patterns[: len(bases)]
+        ]
         return _Automaton(automaton, groups, shared, len(bases), patterns)
 
     def _guard_index(self) -> None:
@@ -582,7 +623,6 @@ class Gazetteer:
         self._guard_plan: dict[str, tuple[_GuardEntry, ...]] = {}
         self._guard_general: tuple[_GuardEntry, ...] = ()
         self._guard_words: frozenset[str] = frozenset()
-        self._sets_of: dict[str, tuple[int, ...]] = {}
         if not self._guard_patterns:
             return
         # The words a pattern spells out, escapes (\b, \s) removed first.
@@ -650,49 +690,74 @@ class Gazetteer:
             def rank(words: frozenset[str]) -> tuple[int, int, int]:
                 return max(map(rate, words)), *_rank(words)
 
-            body = _required_words(pattern.pattern, body_only=True, avoid=rate)
-            window = sorted((w for w in body if max(map(rate, w)) < 2), key=rank)[:2]
-            # The document must hold them too, and maybe a set from a look-around.
+            # What a match needs, look-arounds included: the window is widened by how far
+            # its look-behinds reach back.
             full = _required_words(pattern.pattern, avoid=rate)
+            window = sorted((w for w in full if max(map(rate, w)) < 2), key=rank)[:2]
+            # The document must hold them too, and a set naming no alias tells even more.
             candidates = [
                 words
                 for words in (*full, others or frozenset())
                 if words and max(map(rate, words)) == 0
             ]
             document = [min(candidates, key=_rank)] if candidates else []
-            return pattern, others, tuple(window), tuple(dict.fromkeys([*document, *window]))
+            return (
+                pattern,
+                others,
+                tuple(window),
+                tuple(dict.fromkeys([*document, *window])),
+                _reach_back(pattern.pattern),
+            )
 
         general = () if self._guards_any is None else (entry(self._guards_any, None, ""),)
         plans = {
             text: tuple(entry(p, o, text) for p, o in guards)
             for text, guards in self._guards_for.items()
         }
-        # What the document must hold, as numbered sets: per document, the numbers of the
-        # sets it holds a string of are gathered once, and a guard is live when its
-        # numbers are among them.
+        self._guard_general = general
+        self._guard_plan = plans
+        # The strings to find: the case-sensitive automaton looks for them too.
+        self._guard_words = frozenset(
+            w for plan in (general, *plans.values()) for g in plan for words in g[3] for w in words
+        )
+
+    def _index_guards(self) -> None:
+        """Guards' strings as numbers of the case-sensitive automaton's patterns, so that
+        a document's matches answer what they need directly. A guard's document sets are
+        numbered too: per document, the numbers of the sets it holds a string of are
+        gathered once, and a guard is live when its numbers are among them."""
+        index = {w: i for i, w in enumerate(self._cased.patterns)}
         numbers: dict[frozenset[str], int] = {}
 
         def numbered(guard: tuple) -> _GuardEntry:
-            ids = tuple(numbers.setdefault(words, len(numbers)) for words in guard[3])
-            return (*guard[:3], ids)
+            pattern, others, window, document, back = guard
+            return (
+                pattern,
+                others,
+                tuple(frozenset(index[w] for w in words) for words in window),
+                tuple(numbers.setdefault(words, len(numbers)) for words in document),
+                back,
+            )
 
-        self._guard_general = tuple(map(numbered, general))
-        self._guard_plan = {text: tuple(map(numbered, plan)) for text, plan in plans.items()}
-        sets_of: dict[str, list[int]] = {}
+        self._guard_general = tuple(map(numbered, self._guard_general))
+        self._guard_plan = {t: tuple(map(numbered, plan)) for t, plan in self._guard_plan.items()}
+        sets_at: dict[int, list[int]] = {}
         for words, number in numbers.items():
             for w in words:
-                sets_of.setdefault(w, []).append(number)
-        self._sets_of = {w: tuple(ids) for w, ids in sets_of.items()}
-        self._guard_words = frozenset(self._sets_of)
+                sets_at.setdefault(index[w], []).append(number)
+        self._sets_at: list[tuple[int, ...]] = [()] * len(self._cased.patterns)
+        for i, ids in sets_at.items():
+            self._sets_at[i] = tuple(ids)
 
     # -- matching ------------------------------------------------------------------------
     @staticmethod
     def _hits(
         matcher: _Automaton, text: str, haystack: str
-    ) -> tuple[list[tuple[int, int, Alias]], list[tuple[int, int, int]]]:
+    ) -> tuple[list[tuple[int, int, int]], list[tuple[int, int, int]]]:
         """Alias occurrences with word boundaries on both sides (stems run to the word's
-        end), and every occurrence of the other words as (pattern, start, end)."""
-        out: list[tuple[int, int, Alias]] = []
+        end) as (start, end, alias number), and every occurrence of the other words as
+        (pattern, start, end)."""
+        out: list[tuple[int, int, int]] = []
         words: list[tuple[int, int, int]] = []
         if matcher.automaton is None:
             return out, words
@@ -729,21 +794,22 @@ class Gazetteer:
         start: int,
         end: int,
         text: str,
-        found: dict[str, list[tuple[int, int]]],
-        places: dict[frozenset[str], list[tuple[int, int]]],
+        words: list[tuple[int, int, int]],
+        places: dict[frozenset[int], list[tuple[int, int]]],
     ) -> bool:
         """Whether one of ``guards`` (an outlet's or a person's name, …) covers this mention.
-        ``found`` holds where the strings guards need occur; ``places`` caches, per set of
-        them, where any of the set occurs."""
+        ``words`` holds the case-sensitive automaton's matches of other words than aliases;
+        ``places`` caches, per set of them a guard needs, where they are."""
         lo, hi = max(0, start - GUARD_REACH), min(len(text), end + GUARD_REACH)
         window = None
-        for pattern, others, required, _ in guards:
-            # A match lies inside the window, so it cannot do without what it requires.
-            for words in required:
-                spots = places.get(words)
+        for pattern, others, required, _, back in guards:
+            # A match lies inside the window (and what its look-behinds examine, at most
+            # ``back`` characters before it), so it cannot do without what it requires.
+            for needed in required:
+                spots = places.get(needed)
                 if spots is None:
-                    spots = places[words] = sorted(s for w in words for s in found.get(w, ()))
-                if not _inside(spots, lo, hi):
+                    spots = places[needed] = sorted((s, e) for i, s, e in words if i in needed)
+                if not _inside(spots, lo - back, hi):
                     break
             else:
                 if window is None:
@@ -805,59 +871,69 @@ class Gazetteer:
         raw += folded_hits
         # Where matches overlap, the longest wins ("Israel Defense Forces" over "Israel").
         raw.sort(key=_start_then_longest)
-        chosen: list[tuple[int, int, Alias]] = []
+        info = self._alias_info
+        dropped: list[dict] = []
+        mentions: list[Mention] = []
         last_end = -1
         last_span: tuple[int, int] | None = None
-        for start, end, alias in raw:
-            if start >= last_end:
-                chosen.append((start, end, alias))
-                last_end, last_span = end, (start, end)
-            elif (start, end) == last_span and alias.actor not in {c[2].actor for c in chosen[-3:]}:
-                chosen.append((start, end, alias))  # one form, two actors: keep both
-
-        dropped: list[dict] = []
-        ambiguous_ok: dict[str, bool] = {}
-        mentions: list[Mention] = []
-        # The guards that could cover a mention of each alias in this document, worked out
-        # once per alias: usually none, since strings they need are missing from it.
+        chosen_actors: list[str] = []
+        # Worked out once per alias in a document: the guards that could cover its
+        # mentions (usually none, since strings they need are missing from the document),
+        # whether it is in office, and its ambiguity rule.
+        states: dict[int, tuple[list[_GuardEntry], bool, AmbiguityRule | None]] = {}
         live: dict[str, list[_GuardEntry]] = {}
-        found: dict[str, list[tuple[int, int]]] | None = None
+        ambiguous_ok: dict[str, bool] = {}
+        held: set[int] | None = None
         general: list[_GuardEntry] = []
-        held: set[int] = set()
-        places: dict[frozenset[str], list[tuple[int, int]]] = {}
-        cues: dict[str, list[tuple[int, int]]] | None = None
-        for start, end, alias in chosen:
-            guards = live.get(alias.text)
-            if guards is None:
-                plan = self._guard_plan.get(alias.text, ())
-                if found is None:
-                    found = self._occurrences(self._cased, cased_words)
-                    held = set()
-                    for word in found:
-                        held.update(self._sets_of.get(word, ()))
-                    general = [g for g in self._guard_general if held.issuperset(g[3])]
-                guards = [g for g in plan if held.issuperset(g[3])] + general
-                live[alias.text] = guards
+        places: dict[frozenset[int], list[tuple[int, int]]] = {}
+        seen: tuple[dict, dict] | None = None
+        for start, end, number in raw:
+            alias, actor, alias_text, kind = info[number]
+            if start >= last_end:
+                last_end, last_span = end, (start, end)
+            elif (start, end) != last_span or actor in chosen_actors[-3:]:
+                continue  # (one form, two actors: both are kept)
+            chosen_actors.append(actor)
+            state = states.get(number)
+            if state is None:
+                guards = live.get(alias_text)
+                if guards is None:
+                    if held is None:
+                        held = set()
+                        sets_at = self._sets_at
+                        for i in {i for i, _, _ in cased_words}:
+                            held.update(sets_at[i])
+                        general = [g for g in self._guard_general if held.issuperset(g[3])]
+                    plan = self._guard_plan.get(alias_text, ())
+                    guards = live[alias_text] = [g for g in plan if held.issuperset(g[3])] + general
+                rule = self.ambiguous.get(alias_text)
+                state = states[number] = (
+                    guards,
+                    alias.in_office(when),
+                    rule if rule is not None and rule.actor == actor else None,
+                )
+            guards, in_office, rule = state
             surface = text[start:end]
-            if guards and self._covered(guards, start, end, text, found, places):
+            if guards and self._covered(guards, start, end, text, cased_words, places):
                 dropped.append({"text": surface, "start": start, "reason": "guard"})
                 continue
-            if alias.terms is not None and when is not None and not alias.in_office(when):
+            if not in_office:
                 dropped.append({"text": surface, "start": start, "reason": "out of office"})
                 continue
-            rule = self.ambiguous.get(alias.text)
-            if rule is not None and rule.actor == alias.actor:
-                if alias.text not in ambiguous_ok:
-                    if cues is None:
-                        cues = self._occurrences(self._folded, folded_words)
-                    seen = (found, cues)
+            if rule is not None:
+                if alias_text not in ambiguous_ok:
+                    if seen is None:
+                        seen = (
+                            self._occurrences(self._cased, cased_words),
+                            self._occurrences(self._folded, folded_words),
+                        )
                     other = bool(rule.against and self._found(rule.against, text, lowered, seen))
                     this = bool(rule.support and self._found(rule.support, text, lowered, seen))
-                    ambiguous_ok[alias.text] = this or not other
-                if not ambiguous_ok[alias.text]:
+                    ambiguous_ok[alias_text] = this or not other
+                if not ambiguous_ok[alias_text]:
                     dropped.append({"text": surface, "start": start, "reason": "other sense"})
                     continue
-            mentions.append(_mention(alias.actor, alias.text, alias.kind, start, end, surface))
+            mentions.append(_mention(actor, alias_text, kind, start, end, surface))
         return mentions, dropped
 
     def _found(self, cues: Cues, text: str, lowered: str, found: tuple[dict, dict]) -> bool:

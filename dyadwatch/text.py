@@ -158,28 +158,34 @@ def line_sentences(line: str, offset: int = 0) -> list[tuple[int, int]]:
     if not line or line.isspace():
         return spans
     start = 0
+    n = len(line)
     for m in _BOUNDARY.finditer(line):
         end = m.end()
-        if end >= len(line):
+        if end >= n:
             break
-        # The word before the mark and the word after the space, found without copying
-        # the rest of the line (which would make long lines quadratic).
-        token = line[max(line.rfind(" ", start, m.start()) + 1, start) : m.start() + 1]
-        bare = token.rstrip(".").lstrip("\"'([").lower()
-        space = line.find(" ", end)
-        nxt = line[end : space if space != -1 else len(line)]
-        if line[m.start()] == ".":
+        mark = m.start()
+        # The first character of the next word (the boundary took all the white space).
+        following = line[end]
+        if line[mark] == ".":
+            # The word before the mark, found without copying the rest of the line (which
+            # would make long lines quadratic).
+            token = line[max(line.rfind(" ", start, mark) + 1, start) : mark + 1]
+            bare = token.rstrip(".").lstrip("\"'([").lower()
             if bare in ABBREVIATIONS or (len(bare) == 1 and bare.isalpha()):
                 continue
-            if bare in ("no", "nos") and nxt[:1].isdigit():  # "No. 10 Downing Street"
+            if following.isdigit() and bare in ("no", "nos"):  # "No. 10 Downing Street"
                 continue
-            if _INITIALISM.search(token) and nxt.strip("\"'(") not in _SENTENCE_STARTERS:
-                continue
-        if nxt[:1].islower():
+            # (An initialism ends "X.Y.": the pattern is only tried on such tokens.)
+            if len(token) >= 4 and token[-3] == "." and _INITIALISM.search(token):
+                space = line.find(" ", end)
+                nxt = line[end : space if space != -1 else n]
+                if nxt.strip("\"'(") not in _SENTENCE_STARTERS:
+                    continue
+        if following.islower():
             continue
         _add(spans, line, offset, start, end)
         start = end
-    _add(spans, line, offset, start, len(line))
+    _add(spans, line, offset, start, n)
     return spans
 
 

@@ -16,6 +16,7 @@ from dyadwatch.actors import (
     Mention,
     _cues,
     _mention,
+    _reach_back,
     _required_words,
     _Spellers,
     _spells,
@@ -203,9 +204,9 @@ def _without_prefilter(g: Gazetteer) -> Gazetteer:
     bare = object.__new__(Gazetteer)
     bare.__dict__.update(g.__dict__)
     bare._guard_plan = {
-        text: tuple((p, o, (), ()) for p, o, _, _ in plan) for text, plan in g._guard_plan.items()
+        text: tuple((p, o, (), (), 0) for p, o, *_ in plan) for text, plan in g._guard_plan.items()
     }
-    bare._guard_general = tuple((p, o, (), ()) for p, o, _, _ in g._guard_general)
+    bare._guard_general = tuple((p, o, (), (), 0) for p, o, *_ in g._guard_general)
     return bare
 
 
@@ -357,3 +358,20 @@ def test_gazetteer_without_guards_or_rules() -> None:
         "Russians and Israel met.",
         "The KREMLIN agreed with Israel.",
     ]
+
+
+def test_guard_whose_look_behind_reaches_before_the_window() -> None:
+    g = Gazetteer(
+        {
+            "actors": {"XLD": {"name": "Land", "aliases": {"name": ["Landia"]}}},
+            "guards": [r"(?<=Prefix: )K+ Landia(?: Prefix)?"],
+        }
+    )
+    # The guard's match starts 45 characters before the mention, so the text its
+    # look-behind needs lies partly before the 50 characters guards may reach back.
+    text = "Intro. Prefix: " + "K" * 44 + " Landia Prefix sat. Landia too."
+    mentions, dropped = g.find_mentions(text)
+    assert dropped == [{"text": "Landia", "start": text.index("Landia"), "reason": "guard"}]
+    assert mentions == _without_prefilter(g).find_mentions(text)[0]
+    assert _reach_back(r"(?<=Prefix: )K+ Landia(?: Prefix)?") == 8
+    assert _reach_back(r"(?:(?<=ab)|(?<=abc))x(?<!yy)") == 7

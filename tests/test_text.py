@@ -7,7 +7,15 @@ import re
 
 import pytest
 
-from dyadwatch.text import _BOUNDARY, normalise, sentences
+from dyadwatch.text import (
+    _BOUNDARY,
+    _INITIALISM,
+    _SENTENCE_STARTERS,
+    ABBREVIATIONS,
+    line_sentences,
+    normalise,
+    sentences,
+)
 
 
 def split(text: str) -> list[str]:
@@ -73,3 +81,48 @@ def test_boundary_pattern_matches_where_the_plain_form_does() -> None:
         assert [m.span() for m in _BOUNDARY.finditer(text)] == [
             m.span() for m in plain.finditer(text)
         ], text
+
+
+def _plain_line_sentences(line: str, offset: int = 0) -> list[tuple[int, int]]:
+    """``line_sentences`` written plainly, every test made for every boundary."""
+    spans: list[tuple[int, int]] = []
+    if not line.strip():
+        return spans
+    start = 0
+    for m in _BOUNDARY.finditer(line):
+        end = m.end()
+        if end >= len(line):
+            break
+        token = line[max(line.rfind(" ", start, m.start()) + 1, start) : m.start() + 1]
+        bare = token.rstrip(".").lstrip("\"'([").lower()
+        space = line.find(" ", end)
+        nxt = line[end : space if space != -1 else len(line)]
+        if line[m.start()] == ".":
+            if bare in ABBREVIATIONS or (len(bare) == 1 and bare.isalpha()):
+                continue
+            if bare in ("no", "nos") and nxt[:1].isdigit():
+                continue
+            if _INITIALISM.search(token) and nxt.strip("\"'(") not in _SENTENCE_STARTERS:
+                continue
+        if nxt[:1].islower():
+            continue
+        chunk = line[start:end]
+        if chunk.strip():
+            s = offset + start + len(chunk) - len(chunk.lstrip())
+            spans.append((s, s + len(chunk.strip())))
+        start = end
+    chunk = line[start:]
+    if chunk.strip():
+        s = offset + start + len(chunk) - len(chunk.lstrip())
+        spans.append((s, s + len(chunk.strip())))
+    return spans
+
+
+def test_line_sentences_split_like_the_plain_form() -> None:
+    words = ["Mr.", "U.S.", "No.", "no.", "10", "J.", "the", "The", "It", "e.g.", "A.B.C."]
+    words += ["(U.S.)", '"Yes."', "ok!", "why?", "Gen.", "x.", "…", "؟", "。", "Россия."]
+    words += ['"The', "(The", "St.", "nos.", "5", "U.S.A.", "  ", "\t", "\u00a0", "."]
+    rng = random.Random(11)
+    for _ in range(20000):
+        line = " ".join(rng.choice(words) for _ in range(rng.randint(0, 12)))
+        assert line_sentences(line, 7) == _plain_line_sentences(line, 7), line
