@@ -375,3 +375,17 @@ def test_guard_whose_look_behind_reaches_before_the_window() -> None:
     assert mentions == _without_prefilter(g).find_mentions(text)[0]
     assert _reach_back(r"(?<=Prefix: )K+ Landia(?: Prefix)?") == 8
     assert _reach_back(r"(?:(?<=ab)|(?<=abc))x(?<!yy)") == 7
+
+
+def test_fast_yaml_loader_reads_the_shipped_gazetteer_alike(tmp_path: Path) -> None:
+    import yaml
+
+    text = (Path(__file__).parent.parent / "dyadwatch" / "gazetteer.yaml").read_text(
+        encoding="utf-8"
+    )
+    assert yaml.load(text, Loader=yaml.CSafeLoader) == yaml.safe_load(text)
+    # A file libyaml rejects is reported with the Python loader's message, as before.
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("actors:\n  A: {name: x\n  B: 1\n", encoding="utf-8")
+    with pytest.raises(GazetteerError, match=r"(?s)line 3.*expected ',' or '\}', but got ':'"):
+        load_gazetteer(str(bad))
