@@ -41,6 +41,26 @@ def normalise(text: str) -> str:
     return text.strip()
 
 
+# The last text lower-cased, and its copy (see ``lower_copy``).
+_LAST_LOWERED: tuple[str, str] = ("", "")
+
+
+def lower_copy(text: str) -> str:
+    """``text`` in lower case, offset for offset: "İ", the one character whose lower case
+    is two characters long, becomes "i".
+
+    The last result is kept: detection and topic scoring both need the copy of the same
+    document, and making it twice would cost as much as a search of the text.
+    """
+    global _LAST_LOWERED
+    last = _LAST_LOWERED
+    if last[0] is text:
+        return last[1]
+    lowered = text.replace("İ", "I").lower()
+    _LAST_LOWERED = (text, lowered)
+    return lowered
+
+
 # Words after which a full stop does not end a sentence.
 ABBREVIATIONS = frozenset(
     [
