@@ -38,7 +38,7 @@ try:  # The regular-expression parser, to find the words a guard cannot match wi
 except ImportError:  # pragma: no cover - guards are then tried wherever they may apply
     _sre = _sre_parse = None
 
-from dyadwatch.text import line_sentences, sentences
+from dyadwatch.text import line_sentences, lower_copy, sentences
 
 _FAST_YAML = hasattr(yaml, "CSafeLoader")
 
@@ -411,6 +411,9 @@ class _Automaton:
     shared: int
     extra: int
     patterns: list[str]
+    # The same automaton over the patterns' UTF-8 bytes: for a text of ASCII characters
+    # only, whose bytes are its characters, it searches about 40% faster.
+    ascii: Any = None
 
 
 class _Spellers:
@@ -618,7 +621,10 @@ class Gazetteer:
             (tuple(number[id(a)] for a in bases[p][0]), tuple(number[id(a)] for a in bases[p][1]))
             for p in patterns[: len(bases)]
         ]
-        return _Automaton(automaton, groups, shared, len(bases), patterns)
+        ascii_automaton = ahocorasick_rs.BytesAhoCorasick(
+            [p.encode() for p in patterns], implementation=ahocorasick_rs.Implementation.DFA
+        )
+        return _Automaton(automaton, groups, shared, len(bases), patterns, ascii_automaton)
 
     def _guard_index(self) -> None:
         """Which guards can cover which alias: a guard is tried only around mentions whose
@@ -776,7 +782,11 @@ class Gazetteer:
         n = len(text)
         # The word-character tests are ``_is_word`` written out: this loop runs for every
         # occurrence of every alias, and a function call costs as much as the test itself.
-        for match in matcher.automaton.find_matches_as_indexes(haystack, overlapping=True):
+        if text.isascii():
+            found = matcher.ascii.find_matches_as_indexes(haystack.encode(), overlapping=True)
+        else:
+            found = matcher.automaton.find_matches_as_indexes(haystack, overlapping=True)
+        for match in found:
             index, start, end = match
             if index >= shared:
                 words.append(match)
@@ -827,7 +837,9 @@ class Gazetteer:
                 if others is not None and not any(w in window for w in others):
                     continue
                 for g in pattern.finditer(text, lo, hi):
-                    if g.start() < end and start < g.end():
+                    if g.start() >= end:
+                        break  # (matches come in order: none later can reach the mention)
+                    if start < g.end():
                         return True
         return False
 
@@ -874,9 +886,7 @@ class Gazetteer:
     ) -> tuple[list[Mention], list[dict]]:
         """All actor mentions in ``text``, with the matches that were dropped and why."""
         raw, cased_words = self._hits(self._cased, text, text)
-        # "İ" is the one character whose lower case is two characters long; as "I" it
-        # keeps the lower-cased copy aligned with the text, offset for offset.
-        lowered = text.replace("İ", "I").lower()
+        lowered = lower_copy(text)
         folded_hits, folded_words = self._hits(self._folded, text, lowered)
         raw += folded_hits
         # Where matches overlap, the longest wins ("Israel Defense Forces" over "Israel").
@@ -962,31 +972,17 @@ class Gazetteer:
         pairs: dict[tuple[str, str], list[PairEvidence]] = {}
         if len(actors) >= 2:
             if window == 1:
-                spans, groups = self._sentence_groups(text, mentions)
+                self._sentence_pairs(text, mentions, pairs)
             else:
                 spans = sentences(text)
                 groups = self._assign(spans, mentions)
-            for i in range(len(spans)):
-                if window == 1:
-                    group = groups[i]
-                    # One mention cannot make a pair (most sentences have one or none).
-                    if len(group) < 2:
-                        continue
-                else:
+                for i in range(len(spans)):
                     if not groups[i]:
                         continue
                     group = [m for j in range(i, min(i + window, len(spans))) for m in groups[j]]
-                present = sorted({m.actor for m in group})
-                if len(present) < 2:
-                    continue
-                start, end = spans[i][0], spans[min(i + window, len(spans)) - 1][1]
-                evidence_text = text[start:end]
-                for a, b in itertools.combinations(present, 2):
-                    evidence = pairs.setdefault((a, b), [])
-                    if evidence and evidence[-1].start == start:
-                        continue
-                    fired = [m for m in group if m.actor == a or m.actor == b]
-                    evidence.append(PairEvidence(evidence_text, start, end, fired))
+                    if len(group) >= 2:
+                        start, end = spans[i][0], spans[min(i + window, len(spans)) - 1][1]
+                        self._record(pairs, text, start, end, group)
         return Detection(
             mentions=mentions,
             actors=actors,
@@ -994,6 +990,27 @@ class Gazetteer:
             document_pairs=list(itertools.combinations(actors, 2)),
             dropped=dropped,
         )
+
+    @staticmethod
+    def _record(
+        pairs: dict[tuple[str, str], list[PairEvidence]],
+        text: str,
+        start: int,
+        end: int,
+        group: list[Mention],
+    ) -> None:
+        """Evidence for every pair of actors among ``group``, the mentions in
+        ``text[start:end]``."""
+        present = sorted({m.actor for m in group})
+        if len(present) < 2:
+            return
+        evidence_text = text[start:end]
+        for a, b in itertools.combinations(present, 2):
+            evidence = pairs.setdefault((a, b), [])
+            if evidence and evidence[-1].start == start:
+                continue
+            fired = [m for m in group if m.actor == a or m.actor == b]
+            evidence.append(PairEvidence(evidence_text, start, end, fired))
 
     @staticmethod
     def _assign(spans: list[tuple[int, int]], mentions: list[Mention]) -> list[list[Mention]]:
@@ -1007,33 +1024,40 @@ class Gazetteer:
         return groups
 
     @classmethod
-    def _sentence_groups(
-        cls, text: str, mentions: list[Mention]
-    ) -> tuple[list[tuple[int, int]], list[list[Mention]]]:
-        """Sentences of the lines holding two actors or more, with their mentions (which
-        come in the order of the text)."""
-        spans: list[tuple[int, int]] = []
-        groups: list[list[Mention]] = []
+    def _sentence_pairs(
+        cls, text: str, mentions: list[Mention], pairs: dict[tuple[str, str], list[PairEvidence]]
+    ) -> None:
+        """Evidence for the pairs in each sentence, found in the lines holding two actors or
+        more. Mentions come in the order of the text: each line's ends are looked for once,
+        and its sentences and mentions are walked together."""
         i, count = 0, len(mentions)
         while i < count:
-            # The line of the next mention, and the mentions in it: each line's ends are
-            # looked for once, not once per mention.
             first = mentions[i]
             line_end = text.find("\n", first.start)
             if line_end == -1:
                 line_end = len(text)
             j = i + 1
             two = False
-            while j < count and mentions[j].start <= line_end:
-                two = two or mentions[j].actor != first.actor
+            while j < count:
+                m = mentions[j]
+                if m.start > line_end:
+                    break
+                if m.actor != first.actor:
+                    two = True
                 j += 1
             if two:
                 line_start = text.rfind("\n", 0, first.start) + 1
-                line_spans = line_sentences(text[line_start:line_end], line_start)
-                spans.extend(line_spans)
-                groups.extend(cls._assign(line_spans, mentions[i:j]))
+                k = i
+                for start, end in line_sentences(text[line_start:line_end], line_start):
+                    while k < j and mentions[k].start < start:
+                        k += 1  # (between sentences: in none)
+                    h = k
+                    while h < j and mentions[h].start < end:
+                        h += 1
+                    if h - k >= 2:
+                        cls._record(pairs, text, start, end, mentions[k:h])
+                    k = h
             i = j
-        return spans, groups
 
 
 @lru_cache(maxsize=4)
