@@ -834,7 +834,7 @@ class Gazetteer:
             else:
                 if window is None:
                     window = text[lo:hi]
-                if others is not None and not any(w in window for w in others):
+                if others is not None and not any(map(window.__contains__, others)):
                     continue
                 for g in pattern.finditer(text, lo, hi):
                     if g.start() >= end:
@@ -863,7 +863,9 @@ class Gazetteer:
     ) -> bool:
         """``cues.found(text, lowered)``, worked out from where the automata found the
         cues (``cased`` in the text, ``folded`` in the lower-cased copy)."""
-        if not any(c in cased for c in cues.cased) and not any(c in folded for c in cues.folded):
+        if not any(map(cased.__contains__, cues.cased)) and not any(
+            map(folded.__contains__, cues.folded)
+        ):
             return False
         # Where the text holds characters the pattern reads otherwise than the lower-cased
         # copy shows them, only the pattern can tell.
@@ -1030,31 +1032,27 @@ class Gazetteer:
         """Evidence for the pairs in each sentence, found in the lines holding two actors or
         more. Mentions come in the order of the text: each line's ends are looked for once,
         and its sentences and mentions are walked together."""
+        starts = [m.start for m in mentions]
+        actors = [m.actor for m in mentions]
         i, count = 0, len(mentions)
         while i < count:
-            first = mentions[i]
-            line_end = text.find("\n", first.start)
+            first = starts[i]
+            line_end = text.find("\n", first)
             if line_end == -1:
                 line_end = len(text)
             j = i + 1
-            two = False
-            while j < count:
-                m = mentions[j]
-                if m.start > line_end:
-                    break
-                if m.actor != first.actor:
-                    two = True
+            while j < count and starts[j] <= line_end:
                 j += 1
-            if two:
-                line_start = text.rfind("\n", 0, first.start) + 1
+            if actors[i:j].count(actors[i]) < j - i:  # two actors or more in the line
+                line_start = text.rfind("\n", 0, first) + 1
                 k = i
                 for start, end in line_sentences(text[line_start:line_end], line_start):
-                    while k < j and mentions[k].start < start:
+                    while k < j and starts[k] < start:
                         k += 1  # (between sentences: in none)
                     h = k
-                    while h < j and mentions[h].start < end:
+                    while h < j and starts[h] < end:
                         h += 1
-                    if h - k >= 2:
+                    if h - k >= 2 and actors[k:h].count(actors[k]) < h - k:
                         cls._record(pairs, text, start, end, mentions[k:h])
                     k = h
             i = j
