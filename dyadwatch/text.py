@@ -43,6 +43,7 @@ def normalise(text: str) -> str:
 
 # The last text lower-cased, and its copy (see ``lower_copy``).
 _LAST_LOWERED: tuple[str, str] = ("", "")
+_ASCII_BYTES = bytes(range(128))
 
 
 def lower_copy(text: str) -> str:
@@ -56,7 +57,18 @@ def lower_copy(text: str) -> str:
     last = _LAST_LOWERED
     if last[0] is text:
         return last[1]
-    lowered = text.replace("İ", "I").lower()
+    if text.isascii():
+        lowered = text.lower()
+    else:
+        # Most texts are ASCII but for a few characters (dashes, accented names) that
+        # lower-casing leaves alone: then only A-Z change, and lower-casing the UTF-8 bytes
+        # (which touches A-Z only) is twice as fast as lower-casing the characters.
+        data = text.encode("utf-8", "surrogatepass")
+        rest = data.translate(None, _ASCII_BYTES).decode("utf-8", "surrogatepass")
+        if rest.lower() == rest:
+            lowered = data.lower().decode("utf-8", "surrogatepass")
+        else:
+            lowered = text.replace("İ", "I").lower()
     _LAST_LOWERED = (text, lowered)
     return lowered
 

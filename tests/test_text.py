@@ -13,6 +13,7 @@ from dyadwatch.text import (
     _SENTENCE_STARTERS,
     ABBREVIATIONS,
     line_sentences,
+    lower_copy,
     normalise,
     sentences,
 )
@@ -126,3 +127,12 @@ def test_line_sentences_split_like_the_plain_form() -> None:
     for _ in range(20000):
         line = " ".join(rng.choice(words) for _ in range(rng.randint(0, 12)))
         assert line_sentences(line, 7) == _plain_line_sentences(line, 7), line
+
+
+def test_lower_copy_is_the_lower_case_text() -> None:
+    rng = random.Random(13)
+    alphabet = "aZ İıΣσς—éÉ Россия ÄÖẞß K\u212a\u0130\u03a3x."
+    for _ in range(5000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30)))
+        assert lower_copy(text) == text.replace("İ", "I").lower(), text
+        assert len(lower_copy(text)) == len(text)
