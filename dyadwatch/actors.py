@@ -38,7 +38,7 @@ try:  # The regular-expression parser, to find the words a guard cannot match wi
 except ImportError:  # pragma: no cover - guards are then tried wherever they may apply
     _sre = _sre_parse = None
 
-from dyadwatch.text import line_sentences, lower_copy, sentences
+from dyadwatch.text import line_sentences, lower_copy, sentences, utf8
 
 _FAST_YAML = hasattr(yaml, "CSafeLoader")
 
@@ -218,16 +218,6 @@ def _folds_alike(ch: str, cue_chars: frozenset[str]) -> bool:
     )
 
 
-_ASCII_BYTES = bytes(range(128))
-
-
-def _non_ascii(text: str) -> set[str]:
-    """The characters of ``text`` outside ASCII (removing ASCII bytes from the encoded text
-    is much faster than a set of all its characters)."""
-    rest = text.encode("utf-8", "surrogatepass").translate(None, _ASCII_BYTES)
-    return set(rest.decode("utf-8", "surrogatepass"))
-
-
 def _spells(word: str, alias: Alias) -> bool:
     """Whether a word taken from a guard's pattern names ``alias`` (or begins it: the
     pattern may go on with an alternation, as in ``Americ(?:a|an)``)."""
@@ -401,19 +391,28 @@ def _start_then_longest(hit: tuple[int, int, Any]) -> tuple[int, int]:
 
 @dataclass(frozen=True)
 class _Automaton:
-    """An Aho-Corasick automaton over alias patterns and other words. Patterns below
+    """Aho-Corasick automata over alias patterns and other words. Patterns below
     ``shared`` are aliases only, from ``shared`` to ``extra`` both an alias and a word,
     from ``extra`` on words only; ``groups`` holds the (literal, stem) aliases of each
-    alias pattern."""
+    alias pattern, as numbers into ``Gazetteer.aliases``.
 
-    automaton: Any
+    The patterns written in ASCII and the others have automata of their own: the others'
+    can only match in a text holding one of ``other_chars``, and most texts hold none.
+    (One automaton over all patterns takes four times the memory of the ASCII patterns'
+    alone, and a search is slowed down by its reads from memory more than by anything.)
+    ``latin`` searches text, ``latin_bytes`` ASCII text as bytes (40% faster), and
+    ``latin_index`` and ``other_index`` give their patterns' numbers among all."""
+
     groups: list[tuple[tuple[int, ...], tuple[int, ...]]]
     shared: int
     extra: int
     patterns: list[str]
-    # The same automaton over the patterns' UTF-8 bytes: for a text of ASCII characters
-    # only, whose bytes are its characters, it searches about 40% faster.
-    ascii: Any = None
+    latin: Any = None
+    latin_bytes: Any = None
+    latin_index: tuple[int, ...] = ()
+    other: Any = None
+    other_index: tuple[int, ...] = ()
+    other_chars: frozenset[str] = frozenset()
 
 
 class _Spellers:
@@ -610,21 +609,35 @@ class Gazetteer:
         patterns = [b for b in bases if b not in words] + [b for b in bases if b in words]
         shared = len(patterns) - sum(1 for b in bases if b in words)
         patterns += sorted(w for w in words if w not in bases)
-        if not patterns:
-            return _Automaton(None, [], 0, 0, [])
-        # The DFA form takes longer to build and more memory, and searches several times
-        # faster than the default; matching is the bulk of detection.
-        automaton = ahocorasick_rs.AhoCorasick(
-            patterns, implementation=ahocorasick_rs.Implementation.DFA
-        )
         groups = [
             (tuple(number[id(a)] for a in bases[p][0]), tuple(number[id(a)] for a in bases[p][1]))
             for p in patterns[: len(bases)]
         ]
-        ascii_automaton = ahocorasick_rs.BytesAhoCorasick(
-            [p.encode() for p in patterns], implementation=ahocorasick_rs.Implementation.DFA
+        # The DFA form takes longer to build and more memory, and searches several times
+        # faster than the default; matching is the bulk of detection.
+        dfa = ahocorasick_rs.Implementation.DFA
+        latin = tuple(i for i, p in enumerate(patterns) if p.isascii())
+        other = tuple(i for i, p in enumerate(patterns) if not p.isascii())
+        return _Automaton(
+            groups,
+            shared,
+            len(bases),
+            patterns,
+            latin=ahocorasick_rs.AhoCorasick([patterns[i] for i in latin], implementation=dfa)
+            if latin
+            else None,
+            latin_bytes=ahocorasick_rs.BytesAhoCorasick(
+                [patterns[i].encode() for i in latin], implementation=dfa
+            )
+            if latin
+            else None,
+            latin_index=latin,
+            other=ahocorasick_rs.AhoCorasick([patterns[i] for i in other], implementation=dfa)
+            if other
+            else None,
+            other_index=other,
+            other_chars=frozenset(c for i in other for c in patterns[i] if not c.isascii()),
         )
-        return _Automaton(automaton, groups, shared, len(bases), patterns, ascii_automaton)
 
     def _guard_index(self) -> None:
         """Which guards can cover which alias: a guard is tried only around mentions whose
@@ -768,44 +781,54 @@ class Gazetteer:
     # -- matching ------------------------------------------------------------------------
     @staticmethod
     def _hits(
-        matcher: _Automaton, text: str, haystack: str
+        matcher: _Automaton, text: str, haystack: str, others: bool = True
     ) -> tuple[list[tuple[int, int, int]], list[tuple[int, int, int]]]:
         """Alias occurrences with word boundaries on both sides (stems run to the word's
         end) as (start, end, alias number), and every occurrence of the other words as
-        (pattern, start, end)."""
+        (pattern, start, end). ``others`` false: the patterns outside ASCII cannot match
+        (the haystack holds none of their characters)."""
         out: list[tuple[int, int, int]] = []
         words: list[tuple[int, int, int]] = []
-        if matcher.automaton is None:
-            return out, words
+        searches = []
+        if text.isascii():
+            if matcher.latin_bytes is not None:
+                found = matcher.latin_bytes.find_matches_as_indexes(
+                    haystack.encode(), overlapping=True
+                )
+                searches.append((found, matcher.latin_index))
+        else:
+            if matcher.latin is not None:
+                found = matcher.latin.find_matches_as_indexes(haystack, overlapping=True)
+                searches.append((found, matcher.latin_index))
+            if others and matcher.other is not None:
+                found = matcher.other.find_matches_as_indexes(haystack, overlapping=True)
+                searches.append((found, matcher.other_index))
         append = out.append
         shared, extra, groups = matcher.shared, matcher.extra, matcher.groups
         n = len(text)
         # The word-character tests are ``_is_word`` written out: this loop runs for every
         # occurrence of every alias, and a function call costs as much as the test itself.
-        if text.isascii():
-            found = matcher.ascii.find_matches_as_indexes(haystack.encode(), overlapping=True)
-        else:
-            found = matcher.automaton.find_matches_as_indexes(haystack, overlapping=True)
-        for match in found:
-            index, start, end = match
-            if index >= shared:
-                words.append(match)
-                if index >= extra:
-                    continue
-            if start:
-                ch = text[start - 1]
-                if ch.isalnum() or ch == "_":
-                    continue
-            literal, stems = groups[index]
-            if literal and (end == n or not ((ch := text[end]).isalnum() or ch == "_")):
-                for alias in literal:
-                    append((start, end, alias))
-            if stems:
-                stop = end
-                while stop < n and ((ch := text[stop]).isalnum() or ch == "_"):
-                    stop += 1
-                for alias in stems:
-                    append((start, stop, alias))
+        for found, numbers in searches:
+            for i, start, end in found:
+                index = numbers[i]
+                if index >= shared:
+                    words.append((index, start, end))
+                    if index >= extra:
+                        continue
+                if start:
+                    ch = text[start - 1]
+                    if ch.isalnum() or ch == "_":
+                        continue
+                literal, stems = groups[index]
+                if literal and (end == n or not ((ch := text[end]).isalnum() or ch == "_")):
+                    for alias in literal:
+                        append((start, end, alias))
+                if stems:
+                    stop = end
+                    while stop < n and ((ch := text[stop]).isalnum() or ch == "_"):
+                        stop += 1
+                    for alias in stems:
+                        append((start, stop, alias))
         return out, words
 
     @staticmethod
@@ -870,7 +893,8 @@ class Gazetteer:
         # Where the text holds characters the pattern reads otherwise than the lower-cased
         # copy shows them, only the pattern can tell.
         if not cues.ascii_exact or not (
-            text.isascii() or all(_folds_alike(ch, cues.folded_chars) for ch in _non_ascii(text))
+            text.isascii()
+            or all(_folds_alike(ch, cues.folded_chars) for ch in frozenset(utf8(text)[1]))
         ):
             return cues.pattern.search(text) is not None
         n = len(text)
@@ -887,9 +911,16 @@ class Gazetteer:
         self, text: str, when: date | None = None
     ) -> tuple[list[Mention], list[dict]]:
         """All actor mentions in ``text``, with the matches that were dropped and why."""
-        raw, cased_words = self._hits(self._cased, text, text)
+        # Which automata of patterns outside ASCII can match: their characters must be in
+        # the text (or, lower-cased, in its lower-cased copy).
+        rest = frozenset(utf8(text)[1])
+        cased_others = not self._cased.other_chars.isdisjoint(rest)
+        folded_others = bool(rest) and not self._folded.other_chars.isdisjoint(
+            {low for ch in rest for low in ch.lower()} | ({"ς"} if "Σ" in rest else set())
+        )
+        raw, cased_words = self._hits(self._cased, text, text, cased_others)
         lowered = lower_copy(text)
-        folded_hits, folded_words = self._hits(self._folded, text, lowered)
+        folded_hits, folded_words = self._hits(self._folded, text, lowered, folded_others)
         raw += folded_hits
         # Where matches overlap, the longest wins ("Israel Defense Forces" over "Israel").
         raw.sort(key=_start_then_longest)

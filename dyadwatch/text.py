@@ -41,9 +41,31 @@ def normalise(text: str) -> str:
     return text.strip()
 
 
-# The last text lower-cased, and its copy (see ``lower_copy``).
+# The last text seen by ``utf8`` and ``lower_copy``, and what they made of it.
+_LAST_UTF8: tuple[str, bytes, str] = ("", b"", "")
 _LAST_LOWERED: tuple[str, str] = ("", "")
 _ASCII_BYTES = bytes(range(128))
+
+
+def utf8(text: str) -> tuple[bytes, str]:
+    """``text`` in UTF-8 (lone surrogates kept), and its characters outside ASCII in order.
+
+    The last result is kept: detection and topic scoring of one document both need them.
+    (Removing the ASCII bytes from the encoded text is much faster than looking at each
+    character.)
+    """
+    global _LAST_UTF8
+    last = _LAST_UTF8
+    if last[0] is text:
+        return last[1], last[2]
+    data = text.encode("utf-8", "surrogatepass")
+    rest = (
+        ""
+        if text.isascii()
+        else data.translate(None, _ASCII_BYTES).decode("utf-8", "surrogatepass")
+    )
+    _LAST_UTF8 = (text, data, rest)
+    return data, rest
 
 
 def lower_copy(text: str) -> str:
@@ -63,8 +85,7 @@ def lower_copy(text: str) -> str:
         # Most texts are ASCII but for a few characters (dashes, accented names) that
         # lower-casing leaves alone: then only A-Z change, and lower-casing the UTF-8 bytes
         # (which touches A-Z only) is twice as fast as lower-casing the characters.
-        data = text.encode("utf-8", "surrogatepass")
-        rest = data.translate(None, _ASCII_BYTES).decode("utf-8", "surrogatepass")
+        data, rest = utf8(text)
         if rest.lower() == rest:
             lowered = data.lower().decode("utf-8", "surrogatepass")
         else:

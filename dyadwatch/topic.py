@@ -26,7 +26,7 @@ from typing import Any
 import ahocorasick_rs
 
 from dyadwatch.actors import Detection, Gazetteer, _is_word
-from dyadwatch.text import lower_copy
+from dyadwatch.text import lower_copy, utf8
 
 WEIGHTS = {"pairs": 0.35, "relations": 0.35, "seeds": 0.30, "offtopic": -0.35}
 _LONG_WORD = re.compile(r"[^\W\d_]{4,}")
@@ -45,7 +45,6 @@ _OTHER_SPACE = frozenset("\x85\xa0\u1680\u2028\u2029\u202f\u205f\u3000") | froze
 )
 # Maps white-space bytes to " " and every other byte to "x".
 _SPACE_MARKS = bytes(32 if b in _ASCII_SPACE else 120 for b in range(256))
-_ASCII_BYTES = bytes(range(128))
 _STOPWORDS = frozenset(
     [
         "that",
@@ -143,14 +142,12 @@ def _cosine(a: Counter[str], b: Counter[str]) -> float:
     return dot / (na * nb)
 
 
-def _word_count(text: str, data: bytes) -> int:
-    """``len(text.split())``, without making the words: ``data`` is ``text`` in UTF-8, in
-    which a word is a run of bytes that are not white space (as long as no white space
-    outside ASCII is in the text)."""
-    if not text.isascii():
-        rest = data.translate(None, _ASCII_BYTES).decode("utf-8", "surrogatepass")
-        if not _OTHER_SPACE.isdisjoint(rest):
-            return len(text.split())
+def _word_count(text: str) -> int:
+    """``len(text.split())``, without making the words: in UTF-8, a word is a run of bytes
+    that are not white space (as long as no white space outside ASCII is in the text)."""
+    data, rest = utf8(text)
+    if not _OTHER_SPACE.isdisjoint(rest):
+        return len(text.split())
     marks = data.translate(_SPACE_MARKS)
     return marks.count(b" x") + marks.startswith(b"x")
 
@@ -320,14 +317,14 @@ class TopicModel:
 
     def score(self, text: str, detection: Detection) -> dict[str, Any]:
         """Score ``text``; return the score, the decision and the signals behind them."""
-        data = text.encode("utf-8", "surrogatepass")
-        words = max(1, _word_count(text, data))
+        words = max(1, _word_count(text))
         pair_sentences = len({e.start for evs in detection.pairs.values() for e in evs})
         lowered = lower_copy(text)
         rel_hits, off_hits = self._term_hits(lowered)
         # (Lower-casing a lower-cased text changes nothing, so ``content_words`` would
         # find these words in it.)
-        similarity = self._similarity(_word_counts(lowered, len(data) < 1.1 * len(text)))
+        mostly_ascii = len(utf8(text)[1]) < 0.05 * len(text)
+        similarity = self._similarity(_word_counts(lowered, mostly_ascii))
         signals = {
             "pairs": min(1.0, pair_sentences / 3),
             "relations": min(1.0, rel_hits * 100 / words / 3.0),

@@ -389,3 +389,26 @@ def test_fast_yaml_loader_reads_the_shipped_gazetteer_alike(tmp_path: Path) -> N
     bad.write_text("actors:\n  A: {name: x\n  B: 1\n", encoding="utf-8")
     with pytest.raises(GazetteerError, match=r"(?s)line 3.*expected ',' or '\}', but got ':'"):
         load_gazetteer(str(bad))
+
+
+def test_automata_outside_ascii_are_skipped_only_where_they_cannot_match(
+    gazetteer: Gazetteer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    texts = [
+        "РОССИЯ И ИЗРАИЛЬ",
+        "россияне и израильтяне; Кремлёвский пул",
+        "ישראל ורוסיה",
+        "ΣΟΦΙΑ — Rusia y Israel; EJÉRCITO RUSO",
+        "Russia — Israel",
+        *[t for t in _texts() if not t.isascii()],
+    ]
+    texts += [t.upper() for t in texts] + [t.lower() for t in texts]
+    skipping = [gazetteer.find_mentions(t) for t in texts]
+    hits = Gazetteer._hits
+
+    def every_automaton(matcher, text, haystack, others=True):  # noqa: ANN001, ANN202
+        return hits(matcher, text, haystack, True)
+
+    monkeypatch.setattr(Gazetteer, "_hits", staticmethod(every_automaton))
+    assert [gazetteer.find_mentions(t) for t in texts] == skipping
+    assert sum(len(m) for m, _ in skipping) > 100
