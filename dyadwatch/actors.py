@@ -913,10 +913,13 @@ class Gazetteer:
         """All actor mentions in ``text``, with the matches that were dropped and why."""
         # Which automata of patterns outside ASCII can match: their characters must be in
         # the text (or, lower-cased, in its lower-cased copy).
-        rest = frozenset(utf8(text)[1])
+        # (Both tests stop at the first such character, at once in most texts in those
+        # scripts.)
+        rest = utf8(text)[1]
         cased_others = not self._cased.other_chars.isdisjoint(rest)
-        folded_others = bool(rest) and not self._folded.other_chars.isdisjoint(
-            {low for ch in rest for low in ch.lower()} | ({"ς"} if "Σ" in rest else set())
+        folded_chars = self._folded.other_chars
+        folded_others = any(not folded_chars.isdisjoint(ch.lower()) for ch in rest) or (
+            "Σ" in rest and "ς" in folded_chars  # (lower-cased at the end of a word)
         )
         raw, cased_words = self._hits(self._cased, text, text, cased_others)
         lowered = lower_copy(text)
@@ -986,7 +989,21 @@ class Gazetteer:
                 if not ambiguous_ok[alias_text]:
                     dropped.append({"text": surface, "start": start, "reason": "other sense"})
                     continue
-            mentions.append(_mention(actor, alias_text, kind, start, end, surface))
+            # ``_mention(...)`` written out: one function call less per mention.
+            mention = _new(Mention)
+            _set(
+                mention,
+                "__dict__",
+                {
+                    "actor": actor,
+                    "alias": alias_text,
+                    "kind": kind,
+                    "start": start,
+                    "end": end,
+                    "surface": surface,
+                },
+            )
+            mentions.append(mention)
         return mentions, dropped
 
     def _found(self, cues: Cues, text: str, lowered: str, found: tuple[dict, dict]) -> bool:
@@ -1032,8 +1049,8 @@ class Gazetteer:
         end: int,
         group: list[Mention],
     ) -> None:
-        """Evidence for every pair of actors among ``group``, the mentions in
-        ``text[start:end]``."""
+        """Evidence for every pair of actors among ``group`` (a list of its own), the
+        mentions in ``text[start:end]``."""
         present = sorted({m.actor for m in group})
         if len(present) < 2:
             return
@@ -1042,7 +1059,8 @@ class Gazetteer:
             evidence = pairs.setdefault((a, b), [])
             if evidence and evidence[-1].start == start:
                 continue
-            fired = [m for m in group if m.actor == a or m.actor == b]
+            # (With two actors, the one pair's mentions are all of them.)
+            fired = group if len(present) == 2 else [m for m in group if m.actor in (a, b)]
             evidence.append(PairEvidence(evidence_text, start, end, fired))
 
     @staticmethod
