@@ -200,7 +200,10 @@ def _cues(cues: list[str]) -> Cues | None:
         parts.append("(?i:" + "|".join(sorted(map(re.escape, lower), key=len, reverse=True)) + ")")
     pattern = re.compile(r"(?<!\w)(?:" + "|".join(parts) + r")(?!\w)")
     chars = frozenset("".join(lower))
-    ascii_exact = all(cues) and all(_folds_alike(chr(code), chars) for code in range(128))
+    # (An ASCII cue character is another case of an ASCII letter only as lower-casing has
+    # it: only the others need a look.)
+    others = frozenset(c for c in chars if not c.isascii())
+    ascii_exact = all(cues) and all(_folds_alike(chr(code), others) for code in range(128))
     return Cues(pattern, tuple(cased), tuple(lower), chars, ascii_exact)
 
 
@@ -292,7 +295,7 @@ def _required_in(
         ):  # "(?:Duma|DUMA)", which the parser makes "D(?:uma|UMA)"
             run = [r + "".join(chr(c) for _, c in alt) for r in run for alt in av[1]]
             continue
-        if run[0]:
+        if all(run):  # (an empty string is in every text: no requirement)
             out.append(frozenset(run))
         run = [""]
         if op == _sre.SUBPATTERN:
@@ -322,7 +325,7 @@ def _required_in(
                     )
         # Anything else (other character sets, anchors, negative look-arounds,
         # back-references) requires nothing in particular.
-    if run[0]:
+    if all(run):
         out.append(frozenset(run))
     return list(dict.fromkeys(out))
 
@@ -398,7 +401,7 @@ class _Automaton:
 
     The patterns written in ASCII and the others have automata of their own: the others'
     can only match in a text holding one of ``other_chars``, and most texts hold none.
-    (One automaton over all patterns takes four times the memory of the ASCII patterns'
+    (One automaton over all patterns takes three times the memory of the ASCII patterns'
     alone, and a search is slowed down by its reads from memory more than by anything.)
     ``latin`` searches text, ``latin_bytes`` ASCII text as bytes (40% faster), and
     ``latin_index`` and ``other_index`` give their patterns' numbers among all."""

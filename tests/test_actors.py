@@ -147,6 +147,7 @@ def test_guard_index_matches_the_plain_computation() -> None:
                 r"U\.?S\.?\s+Open",
                 r"Amer\s+Sports",
                 r"(?<!Air )JORD\w+",
+                r"(?:The |)Ab(?:|x)bey",
             ],
         }
     )
@@ -261,6 +262,9 @@ def test_guards_are_skipped_where_they_cannot_match(
         (r"x(?:ab)*y", [{"x"}, {"y"}], None),
         (r"(?:ab)+c", [{"ab"}, {"c"}], None),
         (r"(?!Foo)Bar", [{"Bar"}], None),
+        (r"x(?:a|)y", [{"xay", "xy"}], None),
+        (r"(?:a|)", [], []),
+        (r"[Mm]ule|D(?:uma|UMA)", [{"Mule", "mule", "Duma", "DUMA"}], None),
     ],
 )
 def test_required_words(pattern: str, body: list[set[str]], full: list[set[str]] | None) -> None:
