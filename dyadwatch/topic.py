@@ -208,25 +208,46 @@ class Lexicon:
         return hits
 
 
-def _term_automata(
-    relations: Lexicon, offtopic: Lexicon
-) -> tuple[Any, Any, list[tuple[bool | None, bool | None]]]:
-    """One automaton over both lexicons' terms (and its form for ASCII bytes), and per
-    pattern whether it is a stem in each lexicon (None: not one of its terms)."""
+@dataclass(frozen=True)
+class _Terms:
+    """Both lexicons' terms in automata, per pattern with whether it is a stem in each
+    lexicon (None: not one of its terms). As for the gazetteer's, the terms written in
+    ASCII have automata of their own (``latin`` for text, ``latin_bytes`` for ASCII text),
+    and the others' (``other``) is searched only in texts holding one of their
+    ``other_chars``."""
+
+    relations: Lexicon
+    offtopic: Lexicon
+    latin: Any = None
+    latin_bytes: Any = None
+    latin_roles: tuple[tuple[bool | None, bool | None], ...] = ()
+    other: Any = None
+    other_roles: tuple[tuple[bool | None, bool | None], ...] = ()
+    other_chars: frozenset[str] = frozenset()
+
+
+def _term_automata(relations: Lexicon, offtopic: Lexicon) -> _Terms | None:
+    """``_Terms`` of two lexicons (None if a lexicon does not tell its patterns)."""
     if not all(hasattr(lexicon, "patterns") for lexicon in (relations, offtopic)):
-        return None, None, []  # (counted one lexicon at a time)
+        return None  # (counted one lexicon at a time)
     roles: dict[str, list[bool | None]] = {}
     for which, lexicon in enumerate((relations, offtopic)):
         for pattern, stem in zip(lexicon.patterns, lexicon.stems, strict=True):
             roles.setdefault(pattern, [None, None])[which] = stem
-    if not roles:
-        return None, None, []
-    patterns = list(roles)
+    latin = [p for p in roles if p.isascii()]
+    other = [p for p in roles if not p.isascii()]
     dfa = ahocorasick_rs.Implementation.DFA
-    return (
-        ahocorasick_rs.AhoCorasick(patterns, implementation=dfa),
-        ahocorasick_rs.BytesAhoCorasick([p.encode() for p in patterns], implementation=dfa),
-        [tuple(roles[p]) for p in patterns],
+    return _Terms(
+        relations,
+        offtopic,
+        latin=ahocorasick_rs.AhoCorasick(latin, implementation=dfa) if latin else None,
+        latin_bytes=ahocorasick_rs.BytesAhoCorasick([p.encode() for p in latin], implementation=dfa)
+        if latin
+        else None,
+        latin_roles=tuple(tuple(roles[p]) for p in latin),
+        other=ahocorasick_rs.AhoCorasick(other, implementation=dfa) if other else None,
+        other_roles=tuple(tuple(roles[p]) for p in other),
+        other_chars=frozenset(c for p in other for c in p if not c.isascii()),
     )
 
 
@@ -284,35 +305,55 @@ class TopicModel:
         nb = math.sqrt(sum(map(mul, seeds, seeds)))
         return dot / (na * nb)
 
-    def _term_hits(self, lowered: str) -> tuple[int, int]:
-        """``(self.relations.count(lowered), self.offtopic.count(lowered))`` in one search."""
+    def _term_hits(self, lowered: str, rest: str | None = None) -> tuple[int, int]:
+        """``(self.relations.count(lowered), self.offtopic.count(lowered))`` in one search.
+        ``rest``: the characters outside ASCII of the text ``lowered`` was made from, if
+        known (terms in other scripts are looked for only where their characters are)."""
         terms = self.__dict__.get("_terms")
-        if terms is None or terms[0] is not self.relations or terms[1] is not self.offtopic:
-            terms = self.__dict__["_terms"] = (
-                self.relations,
-                self.offtopic,
-                *_term_automata(self.relations, self.offtopic),
-            )
-        _, _, automaton, ascii_automaton, roles = terms
-        if automaton is None:
-            return self.relations.count(lowered), self.offtopic.count(lowered)
+        if (
+            terms is None
+            or terms.relations is not self.relations
+            or terms.offtopic is not (self.offtopic)
+        ):
+            terms = _term_automata(self.relations, self.offtopic)
+            if terms is None:
+                return self.relations.count(lowered), self.offtopic.count(lowered)
+            self.__dict__["_terms"] = terms
+        searches = []
         if lowered.isascii():
-            found = ascii_automaton.find_matches_as_indexes(lowered.encode(), overlapping=True)
+            if terms.latin_bytes is not None:
+                found = terms.latin_bytes.find_matches_as_indexes(
+                    lowered.encode(), overlapping=True
+                )
+                searches.append((found, terms.latin_roles))
         else:
-            found = automaton.find_matches_as_indexes(lowered, overlapping=True)
+            if terms.latin is not None:
+                found = terms.latin.find_matches_as_indexes(lowered, overlapping=True)
+                searches.append((found, terms.latin_roles))
+            chars = terms.other_chars
+            # (The lower-cased copy holds the lower case of the text's characters, and "ς"
+            # for "Σ" at the end of a word.)
+            if terms.other is not None and (
+                rest is None
+                or any(not chars.isdisjoint(ch.lower()) for ch in rest)
+                or ("Σ" in rest and "ς" in chars)
+            ):
+                found = terms.other.find_matches_as_indexes(lowered, overlapping=True)
+                searches.append((found, terms.other_roles))
         n = len(lowered)
         relations = offtopic = 0
-        for index, start, end in found:
-            if start:
-                ch = lowered[start - 1]
-                if ch.isalnum() or ch == "_":
-                    continue
-            free = end == n or not ((ch := lowered[end]).isalnum() or ch == "_")
-            relation, other = roles[index]
-            if relation is not None and (relation or free):
-                relations += 1
-            if other is not None and (other or free):
-                offtopic += 1
+        for found, roles in searches:
+            for index, start, end in found:
+                if start:
+                    ch = lowered[start - 1]
+                    if ch.isalnum() or ch == "_":
+                        continue
+                free = end == n or not ((ch := lowered[end]).isalnum() or ch == "_")
+                relation, other = roles[index]
+                if relation is not None and (relation or free):
+                    relations += 1
+                if other is not None and (other or free):
+                    offtopic += 1
         return relations, offtopic
 
     def score(self, text: str, detection: Detection) -> dict[str, Any]:
@@ -320,7 +361,7 @@ class TopicModel:
         words = max(1, _word_count(text))
         pair_sentences = len({e.start for evs in detection.pairs.values() for e in evs})
         lowered = lower_copy(text)
-        rel_hits, off_hits = self._term_hits(lowered)
+        rel_hits, off_hits = self._term_hits(lowered, utf8(text)[1])
         # (Lower-casing a lower-cased text changes nothing, so ``content_words`` would
         # find these words in it.)
         mostly_ascii = len(utf8(text)[1]) < 0.05 * len(text)

@@ -12,7 +12,7 @@ import pytest
 
 from dyadwatch.actors import load_gazetteer
 from dyadwatch.pipeline import read_seed, seed_files
-from dyadwatch.text import lower_copy
+from dyadwatch.text import lower_copy, utf8
 from dyadwatch.topic import (
     _LONG_WORD,
     TopicModel,
@@ -39,6 +39,7 @@ def _texts() -> list[str]:
     alphabet = list("abcdEFGH ӀіІ İıſΣσς\u00a0\u2003\u3000\x1c\x1f\t\n_1é—ß'’ Россия ישראל\u212a")
     texts += ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 60))) for _ in range(2000)]
     texts += ["", " ", "\u00a0", "a b", " a  b ", "summit summit talks", "Talks\x1cin\u2003Moscow"]
+    texts += ["САММИТ И САНКЦИИ", "Переговоры о санкциях; РАКЕТЫ", "ΣΑΝΚΤΙΟΝΣ — sanctions"]
     return texts + [t.upper() for t in texts[:200]]
 
 
@@ -63,6 +64,8 @@ def test_term_hits_count_both_lexicons(model: TopicModel) -> None:
         lowered = lower_copy(text)
         expected = (model.relations.count(lowered), model.offtopic.count(lowered))
         assert model._term_hits(lowered) == expected, text
+        # Terms in other scripts looked for only where the text has their characters.
+        assert model._term_hits(lowered, utf8(text)[1]) == expected, text
         hits += sum(expected)
     assert hits > 50
 
