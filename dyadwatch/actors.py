@@ -21,6 +21,7 @@ import bisect
 import hashlib
 import itertools
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
@@ -31,7 +32,15 @@ from typing import Any
 import ahocorasick_rs
 import yaml
 
-from dyadwatch.text import line_sentences, sentences
+try:  # The regular-expression parser, to find the words a guard cannot match without.
+    from re import _constants as _sre
+    from re import _parser as _sre_parse
+except ImportError:  # pragma: no cover - guards are then tried wherever they may apply
+    _sre = _sre_parse = None
+
+from dyadwatch.text import line_sentences, lower_copy, sentences, utf8
+
+_FAST_YAML = hasattr(yaml, "CSafeLoader")
 
 # How far on either side of a mention a guard ("University of Washington") may reach.
 GUARD_REACH = 50
@@ -92,6 +101,31 @@ class Mention:
         }
 
 
+_new = object.__new__
+_set = object.__setattr__
+
+
+def _mention(actor: str, alias: str, kind: str, start: int, end: int, surface: str) -> Mention:
+    """``Mention(actor, alias, kind, start, end, surface)``, made without the frozen
+    dataclass's ``__init__``, whose six guarded attribute assignments cost three times as
+    much: detection makes one per mention. ``Mention`` has no ``__post_init__``, defaults
+    or slots, so its attributes are all in this dictionary."""
+    mention = _new(Mention)
+    _set(
+        mention,
+        "__dict__",
+        {
+            "actor": actor,
+            "alias": alias,
+            "kind": kind,
+            "start": start,
+            "end": end,
+            "surface": surface,
+        },
+    )
+    return mention
+
+
 @dataclass
 class PairEvidence:
     """One sentence (or window of sentences) in which two actors occur together."""
@@ -139,6 +173,13 @@ class Cues:
     pattern: re.Pattern[str]
     cased: tuple[str, ...]
     folded: tuple[str, ...]
+    # The characters of the case-insensitive cues, and whether, in a text of ASCII
+    # characters only, the pattern matches exactly where a cue occurs (those cues in the
+    # lower-cased copy) between word boundaries: true unless a cue is empty or holds a
+    # character the pattern takes as another case of an ASCII letter (the dotless "ı"
+    # matches "I" there).
+    folded_chars: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
+    ascii_exact: bool = field(default=False, compare=False, repr=False)
 
     def found(self, text: str, lowered: str) -> bool:
         # Plain substring tests first (fast); the boundary-checking pattern only on a hit.
@@ -158,7 +199,26 @@ def _cues(cues: list[str]) -> Cues | None:
     if lower:
         parts.append("(?i:" + "|".join(sorted(map(re.escape, lower), key=len, reverse=True)) + ")")
     pattern = re.compile(r"(?<!\w)(?:" + "|".join(parts) + r")(?!\w)")
-    return Cues(pattern, tuple(cased), tuple(lower))
+    chars = frozenset("".join(lower))
+    # (An ASCII cue character is another case of an ASCII letter only as lower-casing has
+    # it: only the others need a look.)
+    others = frozenset(c for c in chars if not c.isascii())
+    ascii_exact = all(cues) and all(_folds_alike(chr(code), others) for code in range(128))
+    return Cues(pattern, tuple(cased), tuple(lower), chars, ascii_exact)
+
+
+@lru_cache(maxsize=65536)
+def _folds_alike(ch: str, cue_chars: frozenset[str]) -> bool:
+    """Whether a case-insensitive pattern of ``cue_chars`` matches ``ch`` where, and only
+    where, the lower-cased text shows the cue character: ``ch`` lower-cased is that
+    character. Not so for the dotless "ı" (the pattern takes it for "i"), nor for "Σ",
+    lower-cased by its place in a word."""
+    if ch == "Σ":
+        return False
+    low = "i" if ch == "İ" else ch.lower()
+    return all(
+        (re.fullmatch(f"(?i:{re.escape(c)})", ch) is not None) == (low == c) for c in cue_chars
+    )
 
 
 def _spells(word: str, alias: Alias) -> bool:
@@ -175,6 +235,216 @@ def _spells(word: str, alias: Alias) -> bool:
 def _is_word(ch: str) -> bool:
     """What ``\\w`` matches: letters, digits and the underscore."""
     return ch.isalnum() or ch == "_"
+
+
+@lru_cache(maxsize=256)
+def _parsed(pattern: str) -> Any:
+    """The parsed form of a regular expression (None if it cannot be had)."""
+    if _sre_parse is None:
+        return None
+    try:
+        return _sre_parse.parse(pattern)
+    except Exception:  # noqa: BLE001 - a parser of another Python version; stay safe
+        return None
+
+
+def _required_words(
+    pattern: str, *, body_only: bool = False, avoid: Callable[[str], int] | None = None
+) -> list[frozenset[str]]:
+    """Sets of strings a text must contain, one string of each set at least, for
+    ``pattern`` to match in it: every match holds them (or, unless ``body_only``, looks at
+    them in a look-around). Empty when nothing is known to be required. Where there is a
+    choice (in alternations), sets of strings ``avoid`` rates low (0 is best) are made.
+
+    "(?:The\\s+)?Moscow\\s+Times|Russia\\s+Today" requires {Moscow, Russia} and {Times, Today}.
+    """
+    parsed = _parsed(pattern)
+    if parsed is None or parsed.state.flags & re.IGNORECASE:
+        return []
+
+    def rank(words: frozenset[str]) -> tuple[int, int, int]:
+        return max(map(avoid, words)) if avoid else 0, *_rank(words)
+
+    return _required_in(list(parsed), body_only, rank)
+
+
+def _rank(words: frozenset[str]) -> tuple[int, int]:
+    """Sort key putting the sets least likely to be found in a text first: long strings
+    and few of them."""
+    return -min(map(len, words)), len(words)
+
+
+def _required_in(
+    items: list[tuple[Any, Any]], body_only: bool, rank: Callable[[frozenset[str]], Any]
+) -> list[frozenset[str]]:
+    """``_required_words`` of a parsed sequence: every element's requirements, and each
+    run of literal characters (and small sets of them: "[Mm]ule") as strings of their own."""
+    out: list[frozenset[str]] = []
+    run = [""]
+    for op, av in items:
+        if op == _sre.LITERAL:
+            run = [r + chr(av) for r in run]
+            continue
+        if op == _sre.IN and len(run) * len(av) <= 16 and all(o == _sre.LITERAL for o, _ in av):
+            run = [r + chr(c) for r in run for _, c in av]
+            continue
+        if (
+            op == _sre.BRANCH
+            and len(run) * len(av[1]) <= 16
+            and all(o == _sre.LITERAL for alt in av[1] for o, _ in alt)
+        ):  # "(?:Duma|DUMA)", which the parser makes "D(?:uma|UMA)"
+            run = [r + "".join(chr(c) for _, c in alt) for r in run for alt in av[1]]
+            continue
+        if all(run):  # (an empty string is in every text: no requirement)
+            out.append(frozenset(run))
+        run = [""]
+        if op == _sre.SUBPATTERN:
+            # A case-insensitive group requires no exact string.
+            if not av[1] & re.IGNORECASE:
+                out += _required_in(list(av[3]), body_only, rank)
+        elif op == _sre.ATOMIC_GROUP:
+            out += _required_in(list(av), body_only, rank)
+        elif op == _sre.ASSERT:
+            # What a positive look-ahead or look-behind examines is in the text too, though
+            # not necessarily inside the match.
+            if not body_only:
+                out += _required_in(list(av[1]), body_only, rank)
+        elif op in (_sre.MAX_REPEAT, _sre.MIN_REPEAT, _sre.POSSESSIVE_REPEAT):
+            if av[0] >= 1:
+                out += _required_in(list(av[2]), body_only, rank)
+        elif op == _sre.BRANCH:
+            # Whichever alternative matches, one of its sets holds: so does the union of one
+            # set from each alternative (pairing the alternatives' best sets, then the next).
+            alternatives = [
+                sorted(_required_in(list(alt), body_only, rank), key=rank) for alt in av[1]
+            ]
+            if all(alternatives):
+                for i in range(max(map(len, alternatives))):
+                    out.append(
+                        frozenset().union(*(alt[min(i, len(alt) - 1)] for alt in alternatives))
+                    )
+        # Anything else (other character sets, anchors, negative look-arounds,
+        # back-references) requires nothing in particular.
+    if all(run):
+        out.append(frozenset(run))
+    return list(dict.fromkeys(out))
+
+
+def _reach_back(pattern: str) -> int:
+    """How many characters before a match the pattern's look-behinds may examine, at most
+    (the sum of their widths: nested ones add up)."""
+    parsed = _parsed(pattern)
+    if parsed is None:
+        return 0  # (and nothing is required either)
+
+    def walk(items: Any) -> int:
+        total = 0
+        for op, av in items:
+            if op in (_sre.ASSERT, _sre.ASSERT_NOT):
+                if av[0] < 0:  # look-behinds have a fixed width
+                    total += av[1].getwidth()[1]
+                total += walk(av[1])
+            elif op == _sre.BRANCH:
+                total += sum(walk(alt) for alt in av[1])
+            elif op == _sre.SUBPATTERN:
+                total += walk(av[3])
+            elif op in (_sre.MAX_REPEAT, _sre.MIN_REPEAT, _sre.POSSESSIVE_REPEAT):
+                total += walk(av[2])
+            elif op == _sre.ATOMIC_GROUP:
+                total += walk(av)
+        return total
+
+    return walk(parsed)
+
+
+def _telling(words: frozenset[str]) -> bool:
+    """Whether a set of strings is rare enough in text to be worth looking for: no short
+    lower-case fragment ("of", "ath") among them."""
+    return all(len(w) >= 4 or (len(w) >= 2 and w[0].isupper()) for w in words)
+
+
+# A guard as tried around the mentions of one alias: its pattern; the other words of which
+# one must be near the mention (None: no such condition); sets of strings (as numbers of
+# the case-sensitive automaton's patterns) of which the window around the mention must
+# hold one each for the pattern to match there; the numbers of the sets of strings of
+# which the document must hold one each; how far before a match its look-behinds reach.
+_GuardEntry = tuple[
+    re.Pattern[str],
+    frozenset[str] | None,
+    tuple[frozenset[int], ...],
+    tuple[int, ...],
+    int,
+]
+
+
+def _inside(spots: list[tuple[int, int]], lo: int, hi: int) -> bool:
+    """Whether one of ``spots`` (sorted (start, end) pairs) lies within ``lo``..``hi``."""
+    for i in range(bisect.bisect_left(spots, (lo,)), len(spots)):
+        start, end = spots[i]
+        if start >= hi:
+            return False
+        if end <= hi:
+            return True
+    return False
+
+
+def _start_then_longest(hit: tuple[int, int, Any]) -> tuple[int, int]:
+    return hit[0], hit[0] - hit[1]
+
+
+@dataclass(frozen=True)
+class _Automaton:
+    """Aho-Corasick automata over alias patterns and other words. Patterns below
+    ``shared`` are aliases only, from ``shared`` to ``extra`` both an alias and a word,
+    from ``extra`` on words only; ``groups`` holds the (literal, stem) aliases of each
+    alias pattern, as numbers into ``Gazetteer.aliases``.
+
+    The patterns written in ASCII and the others have automata of their own: the others'
+    can only match in a text holding one of ``other_chars``, and most texts hold none.
+    (One automaton over all patterns takes three times the memory of the ASCII patterns'
+    alone, and a search is slowed down by its reads from memory more than by anything.)
+    ``latin`` searches text, ``latin_bytes`` ASCII text as bytes (40% faster), and
+    ``latin_index`` and ``other_index`` give their patterns' numbers among all."""
+
+    groups: list[tuple[tuple[int, ...], tuple[int, ...]]]
+    shared: int
+    extra: int
+    patterns: list[str]
+    latin: Any = None
+    latin_bytes: Any = None
+    latin_index: tuple[int, ...] = ()
+    other: Any = None
+    other_index: tuple[int, ...] = ()
+    other_chars: frozenset[str] = frozenset()
+
+
+class _Spellers:
+    """For a word from a guard's pattern, the alias texts it spells (as ``_spells`` decides),
+    found through indexes instead of a comparison with every alias."""
+
+    def __init__(self, texts: Iterable[str]) -> None:
+        self.exact: dict[str, set[str]] = {}
+        self.prefixes: dict[str, set[str]] = {}
+        self.stems: dict[str, set[str]] = {}
+        for text in set(texts):
+            stem = text.endswith("*")
+            base = text[:-1] if stem else text
+            self.exact.setdefault(base, set()).add(text)
+            self.exact.setdefault(base.upper(), set()).add(text)
+            # A word of four letters or more that begins the alias.
+            for end in range(4, len(base) + 1):
+                self.prefixes.setdefault(base[:end], set()).add(text)
+            if stem:
+                self.stems.setdefault(base, set()).add(text)
+
+    def spelled_by(self, word: str) -> set[str]:
+        found = set(self.exact.get(word, ()))
+        if len(word) >= 4:
+            found |= self.prefixes.get(word, set())
+        # A stem alias whose literal part begins the word.
+        for end in range(len(word) + 1):
+            found |= self.stems.get(word[:end], set())
+        return found
 
 
 class Gazetteer:
@@ -311,50 +581,99 @@ class Gazetteer:
                     cased.setdefault(upper, []).append(alias)
             else:
                 folded.setdefault(alias.text.lower(), []).append(alias)
-        self._cased = self._automaton(cased)
-        self._folded = self._automaton(folded)
         self._guard_index()
+        # The automata also find the words that guards and ambiguity rules look for, so a
+        # document is not searched again for them.
+        cues = [c for rule in self.ambiguous.values() for c in (rule.against, rule.support) if c]
+        # (An empty cue, which every text contains, would not do as a pattern.)
+        self._indexed_cues = frozenset(c for c in cues if all((*c.cased, *c.folded)))
+        cue_cased = {w for c in self._indexed_cues for w in c.cased}
+        cue_folded = {w for c in self._indexed_cues for w in c.folded}
+        number = {id(alias): i for i, alias in enumerate(self.aliases)}
+        self._cased = self._automaton(cased, self._guard_words | cue_cased, number)
+        self._folded = self._automaton(folded, cue_folded, number)
+        self._index_guards()
+        # Per alias number, what a mention needs: the alias, its actor, text and kind.
+        self._alias_info = [(a, a.actor, a.text, a.kind) for a in self.aliases]
 
     @staticmethod
     def _automaton(
-        table: dict[str, list[Alias]],
-    ) -> tuple[Any, list[tuple[list[Alias], list[Alias]]]]:
-        """An automaton over the aliases' literal parts; per pattern, (literal, stem) aliases."""
+        table: dict[str, list[Alias]], words: set[str] | frozenset[str], number: dict[int, int]
+    ) -> _Automaton:
+        """An automaton over the aliases' literal parts and ``words``; per alias pattern,
+        the (literal, stem) aliases as numbers (``number`` maps ``id(alias)`` to them)."""
         bases: dict[str, tuple[list[Alias], list[Alias]]] = {}
         for key, aliases in table.items():
             stem = key.endswith("*")
             literal, stems = bases.setdefault(key[:-1] if stem else key, ([], []))
             (stems if stem else literal).extend(aliases)
-        patterns = list(bases)
-        if not patterns:
-            return None, []
-        return ahocorasick_rs.AhoCorasick(patterns), [bases[p] for p in patterns]
+        # Aliases first, those that are also words next, then the other words: a pattern's
+        # index tells at once what it is.
+        patterns = [b for b in bases if b not in words] + [b for b in bases if b in words]
+        shared = len(patterns) - sum(1 for b in bases if b in words)
+        patterns += sorted(w for w in words if w not in bases)
+        groups = [
+            (tuple(number[id(a)] for a in bases[p][0]), tuple(number[id(a)] for a in bases[p][1]))
+            for p in patterns[: len(bases)]
+        ]
+        # The DFA form takes longer to build and more memory, and searches several times
+        # faster than the default; matching is the bulk of detection.
+        dfa = ahocorasick_rs.Implementation.DFA
+        latin = tuple(i for i, p in enumerate(patterns) if p.isascii())
+        other = tuple(i for i, p in enumerate(patterns) if not p.isascii())
+        return _Automaton(
+            groups,
+            shared,
+            len(bases),
+            patterns,
+            latin=ahocorasick_rs.AhoCorasick([patterns[i] for i in latin], implementation=dfa)
+            if latin
+            else None,
+            latin_bytes=ahocorasick_rs.BytesAhoCorasick(
+                [patterns[i].encode() for i in latin], implementation=dfa
+            )
+            if latin
+            else None,
+            latin_index=latin,
+            other=ahocorasick_rs.AhoCorasick([patterns[i] for i in other], implementation=dfa)
+            if other
+            else None,
+            other_index=other,
+            other_chars=frozenset(c for i in other for c in patterns[i] if not c.isascii()),
+        )
 
     def _guard_index(self) -> None:
         """Which guards can cover which alias: a guard is tried only around mentions whose
         alias its pattern spells out (a guard naming no alias is tried around every one)."""
         self._guards_for: dict[str, list[tuple[re.Pattern[str], frozenset[str] | None]]] = {}
         self._guards_any: re.Pattern[str] | None = None
+        self._guard_plan: dict[str, tuple[_GuardEntry, ...]] = {}
+        self._guard_general: tuple[_GuardEntry, ...] = ()
+        self._guard_words: frozenset[str] = frozenset()
         if not self._guard_patterns:
             return
         # The words a pattern spells out, escapes (\b, \s) removed first.
         words = [
             set(re.findall(r"[^\W\d_]{2,}", re.sub(r"\\.", " ", p))) for p in self._guard_patterns
         ]
+        # Which aliases each word spells, looked up in indexes of the aliases' texts rather
+        # than by trying every word against every alias (thousands of aliases make that
+        # take seconds). ``_spells`` depends on an alias's text only.
+        spellers = _Spellers(alias.text for alias in self.aliases)
+        spelled = [{x: spellers.spelled_by(x) for x in w} for w in words]
         general = [
-            p
-            for p, w in zip(self._guard_patterns, words, strict=True)
-            if not any(_spells(x, a) for x in w for a in self.aliases)
+            p for p, s in zip(self._guard_patterns, spelled, strict=True) if not any(s.values())
         ]
         self._guards_any = re.compile("|".join(f"(?:{p})" for p in general)) if general else None
-        for alias in self.aliases:
-            if alias.text in self._guards_for:
+        found: dict[str, list[tuple[re.Pattern[str], frozenset[str] | None]]] = {}
+        for p, s in zip(self._guard_patterns, spelled, strict=True):
+            covered = set().union(*s.values())
+            if not covered:
                 continue
-            guards = []
-            for p, w in zip(self._guard_patterns, words, strict=True):
-                if not any(_spells(x, alias) for x in w):
-                    continue
-                others = frozenset(x for x in w if not _spells(x, alias))
+            compiled = re.compile(p)
+            for text in covered:
+                others = frozenset(x for x, by in s.items() if text not in by)
+                base = text[:-1] if text.endswith("*") else text
                 # A guard is skipped when none of its other words is near the mention,
                 # unless it could match without them: no other words, a look-around or a
                 # case-insensitive part, or a match on the bare alias.
@@ -363,93 +682,337 @@ class Gazetteer:
                     or "(?!" in p
                     or "(?<!" in p
                     or "(?i" in p
-                    or re.search(p, f" {alias.base} ") is not None
+                    or re.search(p, f" {base} ") is not None
                 )
-                guards.append((re.compile(p), None if always else others))
-            self._guards_for[alias.text] = guards
+                found.setdefault(text, []).append((compiled, None if always else others))
+        for alias in self.aliases:
+            if alias.text not in self._guards_for:
+                self._guards_for[alias.text] = found.get(alias.text, [])
+        self._guard_prefilter(spellers)
+
+    def _guard_prefilter(self, spellers: _Spellers) -> None:
+        """What lets a mention skip a guard without running it. The strings a guard's
+        pattern requires are known from the pattern: a document lacking them, or a window
+        around a mention lacking them, cannot hold a match, and most do. The
+        case-sensitive automaton finds where those strings are."""
+
+        names: dict[str, bool] = {}
+
+        def entry(
+            pattern: re.Pattern[str], others: frozenset[str] | None, alias: str
+        ) -> _GuardEntry:
+            # The alias's own name is in every window around its mentions, and so are
+            # short lower-case strings ("of", "ath"): useless there. Names of aliases are
+            # in every document that matters: they tell little.
+            base = alias.removesuffix("*")
+            own = (base, base.upper()) if base else ()
+
+            rates: dict[str, int] = {}
+
+            def rate(word: str) -> int:
+                if word not in rates:
+                    if not _telling(frozenset((word,))) or any(word in f for f in own):
+                        rates[word] = 2
+                    else:
+                        if word not in names:
+                            names[word] = bool(spellers.spelled_by(word))
+                        rates[word] = int(names[word])
+                return rates[word]
+
+            def rank(words: frozenset[str]) -> tuple[int, int, int]:
+                return max(map(rate, words)), *_rank(words)
+
+            # What a match needs, look-arounds included: the window is widened by how far
+            # its look-behinds reach back.
+            full = _required_words(pattern.pattern, avoid=rate)
+            window = sorted((w for w in full if max(map(rate, w)) < 2), key=rank)[:2]
+            # The document must hold them too, and a set naming no alias tells even more.
+            candidates = [
+                words
+                for words in (*full, others or frozenset())
+                if words and max(map(rate, words)) == 0
+            ]
+            document = [min(candidates, key=_rank)] if candidates else []
+            return (
+                pattern,
+                others,
+                tuple(window),
+                tuple(dict.fromkeys([*document, *window])),
+                _reach_back(pattern.pattern),
+            )
+
+        general = () if self._guards_any is None else (entry(self._guards_any, None, ""),)
+        plans = {
+            text: tuple(entry(p, o, text) for p, o in guards)
+            for text, guards in self._guards_for.items()
+        }
+        self._guard_general = general
+        self._guard_plan = plans
+        # The strings to find: the case-sensitive automaton looks for them too.
+        self._guard_words = frozenset(
+            w for plan in (general, *plans.values()) for g in plan for words in g[3] for w in words
+        )
+
+    def _index_guards(self) -> None:
+        """Guards' strings as numbers of the case-sensitive automaton's patterns, so that
+        a document's matches answer what they need directly. A guard's document sets are
+        numbered too: per document, the numbers of the sets it holds a string of are
+        gathered once, and a guard is live when its numbers are among them."""
+        index = {w: i for i, w in enumerate(self._cased.patterns)}
+        numbers: dict[frozenset[str], int] = {}
+
+        def numbered(guard: tuple) -> _GuardEntry:
+            pattern, others, window, document, back = guard
+            return (
+                pattern,
+                others,
+                tuple(frozenset(index[w] for w in words) for words in window),
+                tuple(numbers.setdefault(words, len(numbers)) for words in document),
+                back,
+            )
+
+        self._guard_general = tuple(map(numbered, self._guard_general))
+        self._guard_plan = {t: tuple(map(numbered, plan)) for t, plan in self._guard_plan.items()}
+        sets_at: dict[int, list[int]] = {}
+        for words, number in numbers.items():
+            for w in words:
+                sets_at.setdefault(index[w], []).append(number)
+        self._sets_at: list[tuple[int, ...]] = [()] * len(self._cased.patterns)
+        for i, ids in sets_at.items():
+            self._sets_at[i] = tuple(ids)
 
     # -- matching ------------------------------------------------------------------------
     @staticmethod
     def _hits(
-        automaton: Any, groups: list, text: str, haystack: str
-    ) -> list[tuple[int, int, Alias]]:
-        """Alias occurrences with word boundaries on both sides; stems run to the word's end."""
-        if automaton is None:
-            return []
-        out: list[tuple[int, int, Alias]] = []
+        matcher: _Automaton, text: str, haystack: str, others: bool = True
+    ) -> tuple[list[tuple[int, int, int]], list[tuple[int, int, int]]]:
+        """Alias occurrences with word boundaries on both sides (stems run to the word's
+        end) as (start, end, alias number), and every occurrence of the other words as
+        (pattern, start, end). ``others`` false: the patterns outside ASCII cannot match
+        (the haystack holds none of their characters)."""
+        out: list[tuple[int, int, int]] = []
+        words: list[tuple[int, int, int]] = []
+        searches = []
+        if text.isascii():
+            if matcher.latin_bytes is not None:
+                found = matcher.latin_bytes.find_matches_as_indexes(
+                    haystack.encode(), overlapping=True
+                )
+                searches.append((found, matcher.latin_index))
+        else:
+            if matcher.latin is not None:
+                found = matcher.latin.find_matches_as_indexes(haystack, overlapping=True)
+                searches.append((found, matcher.latin_index))
+            if others and matcher.other is not None:
+                found = matcher.other.find_matches_as_indexes(haystack, overlapping=True)
+                searches.append((found, matcher.other_index))
+        append = out.append
+        shared, extra, groups = matcher.shared, matcher.extra, matcher.groups
         n = len(text)
-        for index, start, end in automaton.find_matches_as_indexes(haystack, overlapping=True):
-            if start and _is_word(text[start - 1]):
-                continue
-            literal, stems = groups[index]
-            if literal and (end == n or not _is_word(text[end])):
-                out.extend((start, end, alias) for alias in literal)
-            if stems:
-                stop = end
-                while stop < n and _is_word(text[stop]):
-                    stop += 1
-                out.extend((start, stop, alias) for alias in stems)
-        return out
+        # The word-character tests are ``_is_word`` written out: this loop runs for every
+        # occurrence of every alias, and a function call costs as much as the test itself.
+        for found, numbers in searches:
+            for i, start, end in found:
+                index = numbers[i]
+                if index >= shared:
+                    words.append((index, start, end))
+                    if index >= extra:
+                        continue
+                if start:
+                    ch = text[start - 1]
+                    if ch.isalnum() or ch == "_":
+                        continue
+                literal, stems = groups[index]
+                if literal and (end == n or not ((ch := text[end]).isalnum() or ch == "_")):
+                    for alias in literal:
+                        append((start, end, alias))
+                if stems:
+                    stop = end
+                    while stop < n and ((ch := text[stop]).isalnum() or ch == "_"):
+                        stop += 1
+                    for alias in stems:
+                        append((start, stop, alias))
+        return out, words
 
-    def _guarded(self, alias: Alias, start: int, end: int, text: str) -> bool:
-        """Whether a guard (an outlet's or a person's name, …) covers this mention."""
+    @staticmethod
+    def _covered(
+        guards: list[_GuardEntry],
+        start: int,
+        end: int,
+        text: str,
+        words: list[tuple[int, int, int]],
+        places: dict[frozenset[int], list[tuple[int, int]]],
+    ) -> bool:
+        """Whether one of ``guards`` (an outlet's or a person's name, …) covers this mention.
+        ``words`` holds the case-sensitive automaton's matches of other words than aliases;
+        ``places`` caches, per set of them a guard needs, where they are."""
         lo, hi = max(0, start - GUARD_REACH), min(len(text), end + GUARD_REACH)
-        window = text[lo:hi]
-        guards = self._guards_for.get(alias.text, [])
-        if self._guards_any is not None:
-            guards = [*guards, (self._guards_any, None)]
-        for pattern, others in guards:
-            if others is not None and not any(w in window for w in others):
-                continue
-            for g in pattern.finditer(text, lo, hi):
-                if g.start() < end and start < g.end():
-                    return True
+        window = None
+        for pattern, others, required, _, back in guards:
+            # A match lies inside the window (and what its look-behinds examine, at most
+            # ``back`` characters before it), so it cannot do without what it requires.
+            for needed in required:
+                spots = places.get(needed)
+                if spots is None:
+                    spots = places[needed] = sorted((s, e) for i, s, e in words if i in needed)
+                if not _inside(spots, lo - back, hi):
+                    break
+            else:
+                if window is None:
+                    window = text[lo:hi]
+                if others is not None and not any(map(window.__contains__, others)):
+                    continue
+                for g in pattern.finditer(text, lo, hi):
+                    if g.start() >= end:
+                        break  # (matches come in order: none later can reach the mention)
+                    if start < g.end():
+                        return True
+        return False
+
+    @staticmethod
+    def _occurrences(
+        matcher: _Automaton, words: list[tuple[int, int, int]]
+    ) -> dict[str, list[tuple[int, int]]]:
+        found: dict[str, list[tuple[int, int]]] = {}
+        patterns = matcher.patterns
+        for index, start, end in words:
+            found.setdefault(patterns[index], []).append((start, end))
+        return found
+
+    @staticmethod
+    def _cues_found(
+        cues: Cues,
+        text: str,
+        lowered: str,
+        cased: dict[str, list[tuple[int, int]]],
+        folded: dict[str, list[tuple[int, int]]],
+    ) -> bool:
+        """``cues.found(text, lowered)``, worked out from where the automata found the
+        cues (``cased`` in the text, ``folded`` in the lower-cased copy)."""
+        if not any(map(cased.__contains__, cues.cased)) and not any(
+            map(folded.__contains__, cues.folded)
+        ):
+            return False
+        # Where the text holds characters the pattern reads otherwise than the lower-cased
+        # copy shows them, only the pattern can tell.
+        if not cues.ascii_exact or not (
+            text.isascii()
+            or all(_folds_alike(ch, cues.folded_chars) for ch in frozenset(utf8(text)[1]))
+        ):
+            return cues.pattern.search(text) is not None
+        n = len(text)
+        for table, words in ((cased, cues.cased), (folded, cues.folded)):
+            for word in words:
+                for start, end in table.get(word, ()):
+                    if (start == 0 or not _is_word(text[start - 1])) and (
+                        end == n or not _is_word(text[end])
+                    ):
+                        return True
         return False
 
     def find_mentions(
         self, text: str, when: date | None = None
     ) -> tuple[list[Mention], list[dict]]:
         """All actor mentions in ``text``, with the matches that were dropped and why."""
-        raw = self._hits(*self._cased, text, text)
-        # "İ" is the one character whose lower case is two characters long; as "I" it
-        # keeps the lower-cased copy aligned with the text, offset for offset.
-        lowered = text.replace("İ", "I").lower()
-        if self._folded[0] is not None:
-            raw += self._hits(*self._folded, text, lowered)
+        # Which automata of patterns outside ASCII can match: their characters must be in
+        # the text (or, lower-cased, in its lower-cased copy).
+        # (Both tests stop at the first such character, at once in most texts in those
+        # scripts.)
+        rest = utf8(text)[1]
+        cased_others = not self._cased.other_chars.isdisjoint(rest)
+        folded_chars = self._folded.other_chars
+        folded_others = any(not folded_chars.isdisjoint(ch.lower()) for ch in rest) or (
+            "Σ" in rest and "ς" in folded_chars  # (lower-cased at the end of a word)
+        )
+        raw, cased_words = self._hits(self._cased, text, text, cased_others)
+        lowered = lower_copy(text)
+        folded_hits, folded_words = self._hits(self._folded, text, lowered, folded_others)
+        raw += folded_hits
         # Where matches overlap, the longest wins ("Israel Defense Forces" over "Israel").
-        raw.sort(key=lambda r: (r[0], -(r[1] - r[0])))
-        chosen: list[tuple[int, int, Alias]] = []
+        raw.sort(key=_start_then_longest)
+        info = self._alias_info
+        dropped: list[dict] = []
+        mentions: list[Mention] = []
         last_end = -1
         last_span: tuple[int, int] | None = None
-        for start, end, alias in raw:
-            if start >= last_end:
-                chosen.append((start, end, alias))
-                last_end, last_span = end, (start, end)
-            elif (start, end) == last_span and alias.actor not in {c[2].actor for c in chosen[-3:]}:
-                chosen.append((start, end, alias))  # one form, two actors: keep both
-
-        dropped: list[dict] = []
+        chosen_actors: list[str] = []
+        # Worked out once per alias in a document: the guards that could cover its
+        # mentions (usually none, since strings they need are missing from the document),
+        # whether it is in office, and its ambiguity rule.
+        states: dict[int, tuple[list[_GuardEntry], bool, AmbiguityRule | None]] = {}
+        live: dict[str, list[_GuardEntry]] = {}
         ambiguous_ok: dict[str, bool] = {}
-        mentions: list[Mention] = []
-        for start, end, alias in chosen:
+        held: set[int] | None = None
+        general: list[_GuardEntry] = []
+        places: dict[frozenset[int], list[tuple[int, int]]] = {}
+        seen: tuple[dict, dict] | None = None
+        for start, end, number in raw:
+            alias, actor, alias_text, kind = info[number]
+            if start >= last_end:
+                last_end, last_span = end, (start, end)
+            elif (start, end) != last_span or actor in chosen_actors[-3:]:
+                continue  # (one form, two actors: both are kept)
+            chosen_actors.append(actor)
+            state = states.get(number)
+            if state is None:
+                guards = live.get(alias_text)
+                if guards is None:
+                    if held is None:
+                        held = set()
+                        sets_at = self._sets_at
+                        for i in {i for i, _, _ in cased_words}:
+                            held.update(sets_at[i])
+                        general = [g for g in self._guard_general if held.issuperset(g[3])]
+                    plan = self._guard_plan.get(alias_text, ())
+                    guards = live[alias_text] = [g for g in plan if held.issuperset(g[3])] + general
+                rule = self.ambiguous.get(alias_text)
+                state = states[number] = (
+                    guards,
+                    alias.in_office(when),
+                    rule if rule is not None and rule.actor == actor else None,
+                )
+            guards, in_office, rule = state
             surface = text[start:end]
-            if self._guarded(alias, start, end, text):
+            if guards and self._covered(guards, start, end, text, cased_words, places):
                 dropped.append({"text": surface, "start": start, "reason": "guard"})
                 continue
-            if not alias.in_office(when):
+            if not in_office:
                 dropped.append({"text": surface, "start": start, "reason": "out of office"})
                 continue
-            rule = self.ambiguous.get(alias.text)
-            if rule is not None and rule.actor == alias.actor:
-                if alias.text not in ambiguous_ok:
-                    other = bool(rule.against and rule.against.found(text, lowered))
-                    this = bool(rule.support and rule.support.found(text, lowered))
-                    ambiguous_ok[alias.text] = this or not other
-                if not ambiguous_ok[alias.text]:
+            if rule is not None:
+                if alias_text not in ambiguous_ok:
+                    if seen is None:
+                        seen = (
+                            self._occurrences(self._cased, cased_words),
+                            self._occurrences(self._folded, folded_words),
+                        )
+                    other = bool(rule.against and self._found(rule.against, text, lowered, seen))
+                    this = bool(rule.support and self._found(rule.support, text, lowered, seen))
+                    ambiguous_ok[alias_text] = this or not other
+                if not ambiguous_ok[alias_text]:
                     dropped.append({"text": surface, "start": start, "reason": "other sense"})
                     continue
-            mentions.append(Mention(alias.actor, alias.text, alias.kind, start, end, surface))
+            # ``_mention(...)`` written out: one function call less per mention.
+            mention = _new(Mention)
+            _set(
+                mention,
+                "__dict__",
+                {
+                    "actor": actor,
+                    "alias": alias_text,
+                    "kind": kind,
+                    "start": start,
+                    "end": end,
+                    "surface": surface,
+                },
+            )
+            mentions.append(mention)
         return mentions, dropped
+
+    def _found(self, cues: Cues, text: str, lowered: str, found: tuple[dict, dict]) -> bool:
+        if cues not in self._indexed_cues:  # a rule added after the automata were built
+            return cues.found(text, lowered)
+        return self._cues_found(cues, text, lowered, *found)
 
     def detect(self, text: str, when: date | None = None, window: int = 1) -> Detection:
         """Mentions, actors, sentence-level pairs with evidence, and document-level pairs.
@@ -462,24 +1025,17 @@ class Gazetteer:
         pairs: dict[tuple[str, str], list[PairEvidence]] = {}
         if len(actors) >= 2:
             if window == 1:
-                spans, groups = self._sentence_groups(text, mentions)
+                self._sentence_pairs(text, mentions, pairs)
             else:
                 spans = sentences(text)
                 groups = self._assign(spans, mentions)
-            for i in range(len(spans)):
-                group = [m for j in range(i, min(i + window, len(spans))) for m in groups[j]]
-                if window > 1 and not groups[i]:
-                    continue
-                present = sorted({m.actor for m in group})
-                if len(present) < 2:
-                    continue
-                start, end = spans[i][0], spans[min(i + window, len(spans)) - 1][1]
-                for a, b in itertools.combinations(present, 2):
-                    evidence = pairs.setdefault((a, b), [])
-                    if evidence and evidence[-1].start == start:
+                for i in range(len(spans)):
+                    if not groups[i]:
                         continue
-                    fired = [m for m in group if m.actor in (a, b)]
-                    evidence.append(PairEvidence(text[start:end], start, end, fired))
+                    group = [m for j in range(i, min(i + window, len(spans))) for m in groups[j]]
+                    if len(group) >= 2:
+                        start, end = spans[i][0], spans[min(i + window, len(spans)) - 1][1]
+                        self._record(pairs, text, start, end, group)
         return Detection(
             mentions=mentions,
             actors=actors,
@@ -487,6 +1043,28 @@ class Gazetteer:
             document_pairs=list(itertools.combinations(actors, 2)),
             dropped=dropped,
         )
+
+    @staticmethod
+    def _record(
+        pairs: dict[tuple[str, str], list[PairEvidence]],
+        text: str,
+        start: int,
+        end: int,
+        group: list[Mention],
+    ) -> None:
+        """Evidence for every pair of actors among ``group`` (a list of its own), the
+        mentions in ``text[start:end]``."""
+        present = sorted({m.actor for m in group})
+        if len(present) < 2:
+            return
+        evidence_text = text[start:end]
+        for a, b in itertools.combinations(present, 2):
+            evidence = pairs.setdefault((a, b), [])
+            if evidence and evidence[-1].start == start:
+                continue
+            # (With two actors, the one pair's mentions are all of them.)
+            fired = group if len(present) == 2 else [m for m in group if m.actor in (a, b)]
+            evidence.append(PairEvidence(evidence_text, start, end, fired))
 
     @staticmethod
     def _assign(spans: list[tuple[int, int]], mentions: list[Mention]) -> list[list[Mention]]:
@@ -500,25 +1078,36 @@ class Gazetteer:
         return groups
 
     @classmethod
-    def _sentence_groups(
-        cls, text: str, mentions: list[Mention]
-    ) -> tuple[list[tuple[int, int]], list[list[Mention]]]:
-        """Sentences of the lines holding two actors or more, with their mentions."""
-        by_line: dict[int, list[Mention]] = {}
-        for m in mentions:
-            by_line.setdefault(text.rfind("\n", 0, m.start) + 1, []).append(m)
-        spans: list[tuple[int, int]] = []
-        groups: list[list[Mention]] = []
-        for line_start, found in by_line.items():
-            if len({m.actor for m in found}) < 2:
-                continue
-            line_end = text.find("\n", line_start)
-            line_spans = line_sentences(
-                text[line_start : line_end if line_end != -1 else len(text)], line_start
-            )
-            spans.extend(line_spans)
-            groups.extend(cls._assign(line_spans, found))
-        return spans, groups
+    def _sentence_pairs(
+        cls, text: str, mentions: list[Mention], pairs: dict[tuple[str, str], list[PairEvidence]]
+    ) -> None:
+        """Evidence for the pairs in each sentence, found in the lines holding two actors or
+        more. Mentions come in the order of the text: each line's ends are looked for once,
+        and its sentences and mentions are walked together."""
+        starts = [m.start for m in mentions]
+        actors = [m.actor for m in mentions]
+        i, count = 0, len(mentions)
+        while i < count:
+            first = starts[i]
+            line_end = text.find("\n", first)
+            if line_end == -1:
+                line_end = len(text)
+            j = i + 1
+            while j < count and starts[j] <= line_end:
+                j += 1
+            if actors[i:j].count(actors[i]) < j - i:  # two actors or more in the line
+                line_start = text.rfind("\n", 0, first) + 1
+                k = i
+                for start, end in line_sentences(text[line_start:line_end], line_start):
+                    while k < j and starts[k] < start:
+                        k += 1  # (between sentences: in none)
+                    h = k
+                    while h < j and starts[h] < end:
+                        h += 1
+                    if h - k >= 2 and actors[k:h].count(actors[k]) < h - k:
+                        cls._record(pairs, text, start, end, mentions[k:h])
+                    k = h
+            i = j
 
 
 @lru_cache(maxsize=4)
@@ -530,8 +1119,14 @@ def load_gazetteer(path: str | None = None) -> Gazetteer:
     else:
         source = Path(path)
         name = str(path)
+    text = source.read_text(encoding="utf-8")
     try:
-        data = yaml.safe_load(source.read_text(encoding="utf-8"))
+        try:
+            # libyaml's loader reads the file eight times faster and builds the same data;
+            # a file it rejects is read again by the Python loader for the usual message.
+            data = yaml.load(text, Loader=yaml.CSafeLoader) if _FAST_YAML else yaml.safe_load(text)
+        except yaml.YAMLError:
+            data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         raise GazetteerError(f"{name}{f', line {mark.line + 1}' if mark else ''}: {exc}") from None

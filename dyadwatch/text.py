@@ -41,6 +41,59 @@ def normalise(text: str) -> str:
     return text.strip()
 
 
+# The last text seen by ``utf8`` and ``lower_copy``, and what they made of it.
+_LAST_UTF8: tuple[str, bytes, str] = ("", b"", "")
+_LAST_LOWERED: tuple[str, str] = ("", "")
+_ASCII_BYTES = bytes(range(128))
+
+
+def utf8(text: str) -> tuple[bytes, str]:
+    """``text`` in UTF-8 (lone surrogates kept), and its characters outside ASCII in order.
+
+    The last result is kept: detection and topic scoring of one document both need them.
+    (Removing the ASCII bytes from the encoded text is much faster than looking at each
+    character.)
+    """
+    global _LAST_UTF8
+    last = _LAST_UTF8
+    if last[0] is text:
+        return last[1], last[2]
+    data = text.encode("utf-8", "surrogatepass")
+    rest = (
+        ""
+        if text.isascii()
+        else data.translate(None, _ASCII_BYTES).decode("utf-8", "surrogatepass")
+    )
+    _LAST_UTF8 = (text, data, rest)
+    return data, rest
+
+
+def lower_copy(text: str) -> str:
+    """``text`` in lower case, offset for offset: "İ", the one character whose lower case
+    is two characters long, becomes "i".
+
+    The last result is kept: detection and topic scoring both need the copy of the same
+    document, and making it twice would cost as much as a search of the text.
+    """
+    global _LAST_LOWERED
+    last = _LAST_LOWERED
+    if last[0] is text:
+        return last[1]
+    if text.isascii():
+        lowered = text.lower()
+    else:
+        # Most texts are ASCII but for a few characters (dashes, accented names) that
+        # lower-casing leaves alone: then only A-Z change, and lower-casing the UTF-8 bytes
+        # (which touches A-Z only) is twice as fast as lower-casing the characters.
+        data, rest = utf8(text)
+        if rest.lower() == rest:
+            lowered = data.lower().decode("utf-8", "surrogatepass")
+        else:
+            lowered = text.replace("İ", "I").lower()
+    _LAST_LOWERED = (text, lowered)
+    return lowered
+
+
 # Words after which a full stop does not end a sentence.
 ABBREVIATIONS = frozenset(
     [
@@ -130,8 +183,10 @@ _SENTENCE_STARTERS = frozenset(
     ]
 )
 # Possessive quantifiers and the look-behind (only the first mark of a run may start a
-# match) keep this linear: "......" or "a. a. a. …" cannot make the engine backtrack.
-_BOUNDARY = re.compile(r"(?<![.!?…؟。])[.!?…؟。]++[\"')\]]*+\s+")
+# match) keep this linear: "......" or "a. a. a. …" cannot make the engine backtrack. The
+# pattern opens with the mark itself, not the look-behind, so the engine skips ahead to the
+# next mark instead of trying every position ("(?<!M)M++" and "M(?<!MM)M*+" match alike).
+_BOUNDARY = re.compile(r"[.!?…؟。](?<![.!?…؟。]{2})[.!?…؟。]*+[\"')\]]*+\s+")
 
 
 def sentences(text: str) -> list[tuple[int, int]]:
@@ -153,31 +208,37 @@ def sentences(text: str) -> list[tuple[int, int]]:
 def line_sentences(line: str, offset: int = 0) -> list[tuple[int, int]]:
     """The sentences of one line (no newline inside), as offsets shifted by ``offset``."""
     spans: list[tuple[int, int]] = []
-    if not line.strip():
+    if not line or line.isspace():
         return spans
     start = 0
+    n = len(line)
     for m in _BOUNDARY.finditer(line):
         end = m.end()
-        if end >= len(line):
+        if end >= n:
             break
-        # The word before the mark and the word after the space, found without copying
-        # the rest of the line (which would make long lines quadratic).
-        token = line[max(line.rfind(" ", start, m.start()) + 1, start) : m.start() + 1]
-        bare = token.rstrip(".").lstrip("\"'([").lower()
-        space = line.find(" ", end)
-        nxt = line[end : space if space != -1 else len(line)]
-        if line[m.start()] == ".":
+        mark = m.start()
+        # The first character of the next word (the boundary took all the white space).
+        following = line[end]
+        if line[mark] == ".":
+            # The word before the mark, found without copying the rest of the line (which
+            # would make long lines quadratic).
+            token = line[max(line.rfind(" ", start, mark) + 1, start) : mark + 1]
+            bare = token.rstrip(".").lstrip("\"'([").lower()
             if bare in ABBREVIATIONS or (len(bare) == 1 and bare.isalpha()):
                 continue
-            if bare in ("no", "nos") and nxt[:1].isdigit():  # "No. 10 Downing Street"
+            if following.isdigit() and bare in ("no", "nos"):  # "No. 10 Downing Street"
                 continue
-            if _INITIALISM.search(token) and nxt.strip("\"'(") not in _SENTENCE_STARTERS:
-                continue
-        if nxt[:1].islower():
+            # (An initialism ends "X.Y.": the pattern is only tried on such tokens.)
+            if len(token) >= 4 and token[-3] == "." and _INITIALISM.search(token):
+                space = line.find(" ", end)
+                nxt = line[end : space if space != -1 else n]
+                if nxt.strip("\"'(") not in _SENTENCE_STARTERS:
+                    continue
+        if following.islower():
             continue
         _add(spans, line, offset, start, end)
         start = end
-    _add(spans, line, offset, start, len(line))
+    _add(spans, line, offset, start, n)
     return spans
 
 

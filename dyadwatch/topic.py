@@ -19,14 +19,32 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import repeat
+from operator import mul
 from typing import Any
 
 import ahocorasick_rs
 
 from dyadwatch.actors import Detection, Gazetteer, _is_word
+from dyadwatch.text import lower_copy, utf8
 
 WEIGHTS = {"pairs": 0.35, "relations": 0.35, "seeds": 0.30, "offtopic": -0.35}
 _LONG_WORD = re.compile(r"[^\W\d_]{4,}")
+# In lower-cased text of ASCII characters only, the words of ``_LONG_WORD`` are the runs of
+# a-z four letters long or more: with every other character made a space, ``split`` finds
+# the runs much faster than the pattern.
+_NOT_A_TO_Z = str.maketrans({c: " " for c in range(128) if not 97 <= c <= 122})
+# Runs of a-z and of characters outside ASCII: in lower-cased text, every word of
+# ``_LONG_WORD`` lies within one, and a run of a-z only is one. The engine tests these
+# characters much faster than letters in general.
+_COARSE_WORD = re.compile(r"[a-z\x80-\U0010ffff]{4,}")
+# What ``str.split()`` splits at: the white space of ASCII and the rest of Unicode's.
+_ASCII_SPACE = b"\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f "
+_OTHER_SPACE = frozenset("\x85\xa0\u1680\u2028\u2029\u202f\u205f\u3000") | frozenset(
+    map(chr, range(0x2000, 0x200B))
+)
+# Maps white-space bytes to " " and every other byte to "x".
+_SPACE_MARKS = bytes(32 if b in _ASCII_SPACE else 120 for b in range(256))
 _STOPWORDS = frozenset(
     [
         "that",
@@ -124,6 +142,35 @@ def _cosine(a: Counter[str], b: Counter[str]) -> float:
     return dot / (na * nb)
 
 
+def _word_count(text: str) -> int:
+    """``len(text.split())``, without making the words: in UTF-8, a word is a run of bytes
+    that are not white space (as long as no white space outside ASCII is in the text)."""
+    data, rest = utf8(text)
+    if not _OTHER_SPACE.isdisjoint(rest):
+        return len(text.split())
+    marks = data.translate(_SPACE_MARKS)
+    return marks.count(b" x") + marks.startswith(b"x")
+
+
+def _word_counts(lowered: str, mostly_ascii: bool) -> Counter[str]:
+    """``Counter(_LONG_WORD.findall(lowered))`` for a lower-cased text, found faster: the
+    engine tests ASCII letters in a range much faster than letters in general."""
+    if lowered.isascii():
+        counts = Counter(lowered.translate(_NOT_A_TO_Z).split())
+        for run in [r for r in counts if len(r) < 4]:
+            counts.pop(run)
+        return counts
+    if not mostly_ascii:
+        return Counter(_LONG_WORD.findall(lowered))
+    counts = Counter(_COARSE_WORD.findall(lowered))
+    # Runs holding other characters than a-z may be several words, or none.
+    for run in [r for r in counts if not r.isascii()]:
+        times = counts.pop(run)
+        for word in _LONG_WORD.findall(run):
+            counts[word] += times
+    return counts
+
+
 class Lexicon:
     """Counts occurrences of lower-case terms (a trailing ``*`` is a stem) in one pass."""
 
@@ -140,7 +187,12 @@ class Lexicon:
             seen[base] = len(patterns)
             patterns.append(base)
             self.stems.append(stem)
-        self.automaton = ahocorasick_rs.AhoCorasick(patterns) if patterns else None
+        self.patterns = patterns
+        self.automaton = (
+            ahocorasick_rs.AhoCorasick(patterns, implementation=ahocorasick_rs.Implementation.DFA)
+            if patterns
+            else None
+        )
 
     def count(self, lowered: str) -> int:
         """Occurrences in an already lower-cased text, on word boundaries."""
@@ -154,6 +206,49 @@ class Lexicon:
             if self.stems[index] or end == n or not _is_word(lowered[end]):
                 hits += 1
         return hits
+
+
+@dataclass(frozen=True)
+class _Terms:
+    """Both lexicons' terms in automata, per pattern with whether it is a stem in each
+    lexicon (None: not one of its terms). As for the gazetteer's, the terms written in
+    ASCII have automata of their own (``latin`` for text, ``latin_bytes`` for ASCII text),
+    and the others' (``other``) is searched only in texts holding one of their
+    ``other_chars``."""
+
+    relations: Lexicon
+    offtopic: Lexicon
+    latin: Any = None
+    latin_bytes: Any = None
+    latin_roles: tuple[tuple[bool | None, bool | None], ...] = ()
+    other: Any = None
+    other_roles: tuple[tuple[bool | None, bool | None], ...] = ()
+    other_chars: frozenset[str] = frozenset()
+
+
+def _term_automata(relations: Lexicon, offtopic: Lexicon) -> _Terms | None:
+    """``_Terms`` of two lexicons (None if a lexicon does not tell its patterns)."""
+    if not all(hasattr(lexicon, "patterns") for lexicon in (relations, offtopic)):
+        return None  # (counted one lexicon at a time)
+    roles: dict[str, list[bool | None]] = {}
+    for which, lexicon in enumerate((relations, offtopic)):
+        for pattern, stem in zip(lexicon.patterns, lexicon.stems, strict=True):
+            roles.setdefault(pattern, [None, None])[which] = stem
+    latin = [p for p in roles if p.isascii()]
+    other = [p for p in roles if not p.isascii()]
+    dfa = ahocorasick_rs.Implementation.DFA
+    return _Terms(
+        relations,
+        offtopic,
+        latin=ahocorasick_rs.AhoCorasick(latin, implementation=dfa) if latin else None,
+        latin_bytes=ahocorasick_rs.BytesAhoCorasick([p.encode() for p in latin], implementation=dfa)
+        if latin
+        else None,
+        latin_roles=tuple(tuple(roles[p]) for p in latin),
+        other=ahocorasick_rs.AhoCorasick(other, implementation=dfa) if other else None,
+        other_roles=tuple(tuple(roles[p]) for p in other),
+        other_chars=frozenset(c for p in other for c in p if not c.isascii()),
+    )
 
 
 @dataclass
@@ -187,14 +282,90 @@ class TopicModel:
             actor_words=actor_words,
         )
 
+    def _similarity(self, counts: Counter[str]) -> float:
+        """``_cosine`` of the document's content words (``counts``: all its words) and the
+        seed profile. The sums are of whole numbers, so their order does not matter and
+        they can be taken in C."""
+        # (A set's intersection with the counts looks up each counted word, not each word
+        # of the set.)
+        for word in _STOPWORDS.intersection(counts):
+            counts.pop(word)
+        for word in self.actor_words.intersection(counts):
+            counts.pop(word)
+        profile = self.seed_profile
+        if not counts or not profile:
+            return 0.0
+        values = list(counts.values())
+        if len(counts) <= len(profile):
+            dot = sum(map(mul, values, map(profile.get, counts, repeat(0))))
+        else:
+            dot = sum(map(mul, profile.values(), map(counts.get, profile, repeat(0))))
+        na = math.sqrt(sum(map(mul, values, values)))
+        seeds = list(profile.values())
+        nb = math.sqrt(sum(map(mul, seeds, seeds)))
+        return dot / (na * nb)
+
+    def _term_hits(self, lowered: str, rest: str | None = None) -> tuple[int, int]:
+        """``(self.relations.count(lowered), self.offtopic.count(lowered))`` in one search.
+        ``rest``: the characters outside ASCII of the text ``lowered`` was made from, if
+        known (terms in other scripts are looked for only where their characters are)."""
+        terms = self.__dict__.get("_terms")
+        if (
+            terms is None
+            or terms.relations is not self.relations
+            or terms.offtopic is not (self.offtopic)
+        ):
+            terms = _term_automata(self.relations, self.offtopic)
+            if terms is None:
+                return self.relations.count(lowered), self.offtopic.count(lowered)
+            self.__dict__["_terms"] = terms
+        searches = []
+        if lowered.isascii():
+            if terms.latin_bytes is not None:
+                found = terms.latin_bytes.find_matches_as_indexes(
+                    lowered.encode(), overlapping=True
+                )
+                searches.append((found, terms.latin_roles))
+        else:
+            if terms.latin is not None:
+                found = terms.latin.find_matches_as_indexes(lowered, overlapping=True)
+                searches.append((found, terms.latin_roles))
+            chars = terms.other_chars
+            # (The lower-cased copy holds the lower case of the text's characters, and "ς"
+            # for "Σ" at the end of a word.)
+            if terms.other is not None and (
+                rest is None
+                or any(not chars.isdisjoint(ch.lower()) for ch in rest)
+                or ("Σ" in rest and "ς" in chars)
+            ):
+                found = terms.other.find_matches_as_indexes(lowered, overlapping=True)
+                searches.append((found, terms.other_roles))
+        n = len(lowered)
+        relations = offtopic = 0
+        for found, roles in searches:
+            for index, start, end in found:
+                if start:
+                    ch = lowered[start - 1]
+                    if ch.isalnum() or ch == "_":
+                        continue
+                free = end == n or not ((ch := lowered[end]).isalnum() or ch == "_")
+                relation, other = roles[index]
+                if relation is not None and (relation or free):
+                    relations += 1
+                if other is not None and (other or free):
+                    offtopic += 1
+        return relations, offtopic
+
     def score(self, text: str, detection: Detection) -> dict[str, Any]:
         """Score ``text``; return the score, the decision and the signals behind them."""
-        words = max(1, len(text.split()))
+        words = max(1, _word_count(text))
         pair_sentences = len({e.start for evs in detection.pairs.values() for e in evs})
-        lowered = text.replace("İ", "I").lower()
-        rel_hits = self.relations.count(lowered)
-        off_hits = self.offtopic.count(lowered)
-        similarity = _cosine(content_words(lowered, self.actor_words), self.seed_profile)
+        lowered = lower_copy(text)
+        rel_hits, off_hits = self._term_hits(lowered, utf8(text)[1])
+        # (Lower-casing a lower-cased text changes nothing, so ``content_words`` would
+        # find these words in it.)
+        mostly_ascii = len(utf8(text)[1]) < 0.05 * len(text)
+        similarity = self._similarity(_word_counts(lowered, mostly_ascii))
         signals = {
             "pairs": min(1.0, pair_sentences / 3),
             "relations": min(1.0, rel_hits * 100 / words / 3.0),

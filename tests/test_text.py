@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+import random
+import re
+
 import pytest
 
-from dyadwatch.text import normalise, sentences
+from dyadwatch.text import (
+    _BOUNDARY,
+    _INITIALISM,
+    _SENTENCE_STARTERS,
+    ABBREVIATIONS,
+    line_sentences,
+    lower_copy,
+    normalise,
+    sentences,
+)
 
 
 def split(text: str) -> list[str]:
@@ -54,3 +66,73 @@ def test_offsets_point_into_the_text() -> None:
     for start, end in sentences(text):
         assert text[start:end] == text[start:end].strip()
         assert text[start:end]
+
+
+def test_boundary_pattern_matches_where_the_plain_form_does() -> None:
+    """``_BOUNDARY`` is written to let the engine skip to the next mark; it must find the
+    same boundaries as the plain form (a look-behind first)."""
+    plain = re.compile(r"(?<![.!?…؟。])[.!?…؟。]++[\"')\]]*+\s+")
+    alphabet = ".!?…؟。\"')] \t\u00a0aZ1é"
+    rng = random.Random(7)
+    texts = ["", ". ", "a.. b", "...  x", 'No. 10. "Yes." he said) ok', "a . . b"]
+    texts += [
+        "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 24))) for _ in range(20000)
+    ]
+    for text in texts:
+        assert [m.span() for m in _BOUNDARY.finditer(text)] == [
+            m.span() for m in plain.finditer(text)
+        ], text
+
+
+def _plain_line_sentences(line: str, offset: int = 0) -> list[tuple[int, int]]:
+    """``line_sentences`` written plainly, every test made for every boundary."""
+    spans: list[tuple[int, int]] = []
+    if not line.strip():
+        return spans
+    start = 0
+    for m in _BOUNDARY.finditer(line):
+        end = m.end()
+        if end >= len(line):
+            break
+        token = line[max(line.rfind(" ", start, m.start()) + 1, start) : m.start() + 1]
+        bare = token.rstrip(".").lstrip("\"'([").lower()
+        space = line.find(" ", end)
+        nxt = line[end : space if space != -1 else len(line)]
+        if line[m.start()] == ".":
+            if bare in ABBREVIATIONS or (len(bare) == 1 and bare.isalpha()):
+                continue
+            if bare in ("no", "nos") and nxt[:1].isdigit():
+                continue
+            if _INITIALISM.search(token) and nxt.strip("\"'(") not in _SENTENCE_STARTERS:
+                continue
+        if nxt[:1].islower():
+            continue
+        chunk = line[start:end]
+        if chunk.strip():
+            s = offset + start + len(chunk) - len(chunk.lstrip())
+            spans.append((s, s + len(chunk.strip())))
+        start = end
+    chunk = line[start:]
+    if chunk.strip():
+        s = offset + start + len(chunk) - len(chunk.lstrip())
+        spans.append((s, s + len(chunk.strip())))
+    return spans
+
+
+def test_line_sentences_split_like_the_plain_form() -> None:
+    words = ["Mr.", "U.S.", "No.", "no.", "10", "J.", "the", "The", "It", "e.g.", "A.B.C."]
+    words += ["(U.S.)", '"Yes."', "ok!", "why?", "Gen.", "x.", "…", "؟", "。", "Россия."]
+    words += ['"The', "(The", "St.", "nos.", "5", "U.S.A.", "  ", "\t", "\u00a0", "."]
+    rng = random.Random(11)
+    for _ in range(20000):
+        line = " ".join(rng.choice(words) for _ in range(rng.randint(0, 12)))
+        assert line_sentences(line, 7) == _plain_line_sentences(line, 7), line
+
+
+def test_lower_copy_is_the_lower_case_text() -> None:
+    rng = random.Random(13)
+    alphabet = "aZ İıΣσς—éÉ Россия ÄÖẞß K\u212a\u0130\u03a3x."
+    for _ in range(5000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30)))
+        assert lower_copy(text) == text.replace("İ", "I").lower(), text
+        assert len(lower_copy(text)) == len(text)
