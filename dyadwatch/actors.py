@@ -38,7 +38,7 @@ try:  # The regular-expression parser, to find the words a guard cannot match wi
 except ImportError:  # pragma: no cover - guards are then tried wherever they may apply
     _sre = _sre_parse = None
 
-from dyadwatch.text import line_sentences, lower_copy, sentences, utf8
+from dyadwatch.text import lower_copy, sentences, sentences_between, utf8
 
 _FAST_YAML = hasattr(yaml, "CSafeLoader")
 
@@ -1098,7 +1098,7 @@ class Gazetteer:
             if actors[i:j].count(actors[i]) < j - i:  # two actors or more in the line
                 line_start = text.rfind("\n", 0, first) + 1
                 k = i
-                for start, end in line_sentences(text[line_start:line_end], line_start):
+                for start, end in sentences_between(text, line_start, line_end):
                     while k < j and starts[k] < start:
                         k += 1  # (between sentences: in none)
                     h = k

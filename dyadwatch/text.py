@@ -207,22 +207,29 @@ def sentences(text: str) -> list[tuple[int, int]]:
 
 def line_sentences(line: str, offset: int = 0) -> list[tuple[int, int]]:
     """The sentences of one line (no newline inside), as offsets shifted by ``offset``."""
-    spans: list[tuple[int, int]] = []
     if not line or line.isspace():
-        return spans
-    start = 0
-    n = len(line)
-    for m in _BOUNDARY.finditer(line):
+        return []
+    return sentences_between(line, 0, len(line), offset)
+
+
+def sentences_between(text: str, lo: int, hi: int, offset: int = 0) -> list[tuple[int, int]]:
+    """The sentences of ``text[lo:hi]``, a line holding something else than white space
+    (no newline inside), as offsets into ``text`` shifted by ``offset``; the line is not
+    copied. (The boundary pattern only looks at the line: what it examines before ``lo`` is
+    a newline or nothing, and neither is a mark; ``hi`` ends the text for it.)"""
+    spans: list[tuple[int, int]] = []
+    start = lo
+    for m in _BOUNDARY.finditer(text, lo, hi):
         end = m.end()
-        if end >= n:
+        if end >= hi:
             break
         mark = m.start()
         # The first character of the next word (the boundary took all the white space).
-        following = line[end]
-        if line[mark] == ".":
+        following = text[end]
+        if text[mark] == ".":
             # The word before the mark, found without copying the rest of the line (which
             # would make long lines quadratic).
-            token = line[max(line.rfind(" ", start, mark) + 1, start) : mark + 1]
+            token = text[max(text.rfind(" ", start, mark) + 1, start) : mark + 1]
             bare = token.rstrip(".").lstrip("\"'([").lower()
             if bare in ABBREVIATIONS or (len(bare) == 1 and bare.isalpha()):
                 continue
@@ -230,20 +237,20 @@ def line_sentences(line: str, offset: int = 0) -> list[tuple[int, int]]:
                 continue
             # (An initialism ends "X.Y.": the pattern is only tried on such tokens.)
             if len(token) >= 4 and token[-3] == "." and _INITIALISM.search(token):
-                space = line.find(" ", end)
-                nxt = line[end : space if space != -1 else n]
+                space = text.find(" ", end, hi)
+                nxt = text[end : space if space != -1 else hi]
                 if nxt.strip("\"'(") not in _SENTENCE_STARTERS:
                     continue
         if following.islower():
             continue
-        _add(spans, line, offset, start, end)
+        _add(spans, text, offset, start, end)
         start = end
-    _add(spans, line, offset, start, n)
+    _add(spans, text, offset, start, hi)
     return spans
 
 
-def _add(spans: list[tuple[int, int]], line: str, offset: int, start: int, end: int) -> None:
-    chunk = line[start:end]
+def _add(spans: list[tuple[int, int]], text: str, offset: int, start: int, end: int) -> None:
+    chunk = text[start:end]
     stripped = chunk.strip()
     if not stripped:
         return

@@ -16,6 +16,7 @@ from dyadwatch.text import (
     lower_copy,
     normalise,
     sentences,
+    sentences_between,
 )
 
 
@@ -126,7 +127,14 @@ def test_line_sentences_split_like_the_plain_form() -> None:
     rng = random.Random(11)
     for _ in range(20000):
         line = " ".join(rng.choice(words) for _ in range(rng.randint(0, 12)))
-        assert line_sentences(line, 7) == _plain_line_sentences(line, 7), line
+        expected = _plain_line_sentences(line, 7)
+        assert line_sentences(line, 7) == expected, line
+        if line.strip():
+            # The same line inside a text, not copied out of it.
+            before = rng.choice(["", "Mr. X.\n", "U.S.\n", "...\n"])
+            text = before + line + rng.choice(["", "\n", "\nThe end. It was."])
+            spans = sentences_between(text, len(before), len(before) + len(line), 7)
+            assert spans == [(s + len(before), e + len(before)) for s, e in expected], text
 
 
 def test_lower_copy_is_the_lower_case_text() -> None:
