@@ -290,7 +290,12 @@ class TopicModel:
         # of the set.)
         for word in _STOPWORDS.intersection(counts):
             counts.pop(word)
-        for word in self.actor_words.intersection(counts):
+        exclude = self.actor_words
+        if isinstance(exclude, (set, frozenset)):
+            gone = exclude.intersection(counts)
+        else:  # (any container of words will do, as for ``content_words``)
+            gone = [w for w in counts if w in exclude]
+        for word in gone:
             counts.pop(word)
         profile = self.seed_profile
         if not counts or not profile:
