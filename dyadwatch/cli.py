@@ -133,6 +133,8 @@ def print_summary(summary: dict[str, Any], pairs: list[tuple[str, str]], elapsed
         click.secho(f"  feed failed: {error}", fg="yellow")
     for error in summary.get("batch_errors", []):
         click.secho(f"  articles failed (their feeds are polled again): {error}", fg="red")
+    for error in summary.get("store_errors", []):
+        click.secho(f"  article not stored: {error}", fg="red")
     for change in summary.get("health_changes", []):
         click.secho(f"  feed health: {change}", fg="yellow")
     click.echo(

@@ -12,6 +12,7 @@ import atexit
 import hashlib
 import json
 import logging
+import sqlite3
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -116,6 +117,14 @@ def analyser_for(config: Config) -> Analyser:
         return _analyser(
             str(config.seeds) if config.seeds else None, config.topic_threshold, tuple(config.pairs)
         )
+
+
+def forget_analysers() -> None:
+    """Drop this process's analysers and gazetteers (about 40 MB with the automata): for a run
+    whose analysis goes to the process pool, after the seeds were analysed here."""
+    with _ANALYSER_LOCK:
+        _analyser.cache_clear()
+        load_gazetteer.cache_clear()
 
 
 def parse_date(value: str | None) -> date | None:
@@ -438,19 +447,30 @@ def fetch_and_analyse(
 def store_records(
     db: sqlite_utils.Database, records: list[dict[str, Any]], channels: list[tuple[Any, ...]]
 ) -> dict[str, Any]:
-    """Store analysed records (one transaction each); return counts and the new flags."""
+    """Store analysed records (one transaction each); return counts, the new flags and the
+    records that could not be stored (``errors``: the URL and why; the rest are stored)."""
     documents = 0
     new_flags: list[dict[str, Any]] = []
     alerts = 0
+    errors: list[str] = []
     for record in records:
-        result = corpus.store_document(
-            db,
-            record["document"],
-            record["mentions"],
-            record["flags"],
-            alert_channels=channels,
-            alert_pairs=record["alert_pairs"],
-        )
+        try:
+            result = corpus.store_document(
+                db,
+                record["document"],
+                record["mentions"],
+                record["flags"],
+                alert_channels=channels,
+                alert_pairs=record["alert_pairs"],
+            )
+        except (ValueError, TypeError, sqlite3.IntegrityError, sqlite3.InterfaceError) as exc:
+            # One record SQLite refuses (text it cannot encode, say) must not cost the run;
+            # its transaction rolled back, so nothing of it is half stored.
+            errors.append(
+                f"{record['document'].get('url')}: not stored ({type(exc).__name__}: {exc})"
+            )
+            log.error("%s", errors[-1])
+            continue
         documents += int(result["created"])
         alerts += result["alerts"]
         for flag in result["new_flags"]:
@@ -462,7 +482,12 @@ def store_records(
                     "document_id": result["id"],
                 }
             )
-    return {"documents_new": documents, "flags": new_flags, "alerts_created": alerts}
+    return {
+        "documents_new": documents,
+        "flags": new_flags,
+        "alerts_created": alerts,
+        "errors": errors,
+    }
 
 
 def ingest(

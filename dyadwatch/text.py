@@ -31,8 +31,15 @@ _QUOTES = str.maketrans(
 )
 
 
+# Lone surrogates (from a broken "\ud83d" escape in a feed, say) are not text: no encoder,
+# SQLite or the matcher included, accepts them.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def normalise(text: str) -> str:
-    """NFKC-normalise, drop invisible characters, unify quotes and collapse line noise."""
+    """NFKC-normalise, drop invisible characters, unify quotes and collapse line noise;
+    lone surrogates become U+FFFD."""
+    text = _SURROGATE.sub("\ufffd", text)
     text = unicodedata.normalize("NFKC", text).translate(_INVISIBLE).translate(_QUOTES)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     # Trailing spaces and runs of blank lines carry no meaning; keep paragraph breaks.

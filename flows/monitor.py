@@ -218,6 +218,8 @@ def _cycle(
     size = batch_size(len(entries))
     # On Dask the cluster's workers are the parallelism; locally, a process pool for big runs.
     processes = config.dask_address is None and len(entries) >= parallel.MIN_PAGES
+    if processes:
+        pipeline.forget_analysers()  # the workers analyse; the seeds were analysed already
     batches = iter([entries[i : i + size] for i in range(0, len(entries), size)])
     stored: dict[str, Any] = {"documents_new": 0, "flags": [], "alerts_created": 0}
     pages_failed = 0
@@ -227,6 +229,7 @@ def _cycle(
 
     failed_feeds: set[int | None] = set()
     batch_errors: list[str] = []
+    store_errors: list[str] = []
     channels = alerting.routes(config)
     writer = corpus.open_corpus(config.database)
 
@@ -258,6 +261,7 @@ def _cycle(
             progress.current().advance("documents", len(records))
             stored["documents_new"] += result["documents_new"]
             stored["alerts_created"] += result["alerts_created"]
+            store_errors.extend(result["errors"])
             # Only new flags of tracked pairs are reported (events, artifacts, summary): keep
             # those, without their evidence JSON, so a run of thousands of articles stays small.
             stored["flags"].extend(
@@ -301,6 +305,7 @@ def _cycle(
         "documents_new": stored["documents_new"],
         "pages_failed": pages_failed,
         "batch_errors": batch_errors,
+        "store_errors": store_errors,
         "flags_new": sum(1 for f in stored["flags"] if f["tracked"] and f["level"] == "sentence"),
         "alerts_created": stored["alerts_created"],
         "alerts_sent": delivered["sent"],

@@ -273,3 +273,23 @@ def test_schema_can_be_opened_by_many_processes_at_once(tmp_path) -> None:
     script = "import sys; from storage.corpus import open_corpus; open_corpus(sys.argv[1]).close()"
     runs = [subprocess.Popen([sys.executable, "-c", script, str(path)]) for _ in range(6)]
     assert [r.wait(timeout=120) for r in runs] == [0] * 6
+
+
+def test_a_record_sqlite_refuses_is_reported_and_the_others_are_stored(db) -> None:
+    from dyadwatch import pipeline
+
+    def record(url: str, title: str) -> dict:
+        doc = {"url": url, "origin": "feed", "title": title, "text": f"Text of {url}."}
+        return {"document": doc, "mentions": [], "flags": [], "alert_pairs": []}
+
+    records = [
+        record("https://a.example/1", "Fine"),
+        record("https://a.example/2", "Broken \ud83d title"),  # a lone surrogate
+        record("https://a.example/3", "Also fine"),
+    ]
+    result = pipeline.store_records(db, records, [])
+    assert result["documents_new"] == 2
+    (error,) = result["errors"]
+    assert error.startswith("https://a.example/2: not stored (UnicodeEncodeError")
+    urls = [r["url"] for r in db.query("select url from documents order by id")]
+    assert urls == ["https://a.example/1", "https://a.example/3"]

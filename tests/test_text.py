@@ -144,3 +144,17 @@ def test_lower_copy_is_the_lower_case_text() -> None:
         text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30)))
         assert lower_copy(text) == text.replace("İ", "I").lower(), text
         assert len(lower_copy(text)) == len(text)
+
+
+def test_lone_surrogates_become_replacement_characters() -> None:
+    import sqlite3
+
+    from dyadwatch.actors import load_gazetteer
+
+    raw = "Putin met Netanyahu \ud83d in Moscow.\udc00"
+    text = normalise(raw)
+    assert text == "Putin met Netanyahu \ufffd in Moscow.\ufffd"
+    text.encode("utf-8")  # no lone surrogate is left
+    detection = load_gazetteer().detect(text)  # the matcher refuses lone surrogates
+    assert {"ISR", "RUS"} <= set(detection.actors)
+    sqlite3.connect(":memory:").execute("select ?", [text])  # and so does SQLite
