@@ -8,9 +8,10 @@ Steps:
 4. fetch, extract and analyse the new articles concurrently (one task per batch);
 5. store each article with its mentions, flags and alerts in one transaction, in the
    flow's own thread (the one writer; a plain call, not a task: Prefect would walk every
-   record it is given, which costs more than storing it);
+   record it is given, which costs more than storing it); each new flag of a tracked pair
+   emits its Prefect event as soon as it is stored;
 6. record each feed's health and next poll (only now, so a killed run loses no entry);
-7. deliver pending alerts, emit a Prefect event per new tracked flag, publish artifacts.
+7. deliver pending alerts and publish the artifacts.
 
 Tasks are coarse on purpose: a Prefect task run costs about 10 ms, so per-article work
 happens in plain functions (``dyadwatch.pipeline``) inside the tasks. Failures of a feed or
@@ -37,7 +38,7 @@ from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settin
 from prefect.task_runners import ThreadPoolTaskRunner  # noqa: E402
 
 from dyadwatch import alerts as alerting  # noqa: E402
-from dyadwatch import health, parallel, pipeline, progress  # noqa: E402
+from dyadwatch import health, memory, parallel, pipeline, progress  # noqa: E402
 from dyadwatch.config import Config, load_config  # noqa: E402
 from dyadwatch.feeds import Entry  # noqa: E402
 from dyadwatch.polling import FeedPoll, FeedState, load_states, poll_many, record_polls  # noqa: E402
@@ -175,10 +176,11 @@ def _publish_artifacts(summary: dict[str, Any], flags: list[dict[str, Any]]) -> 
     ]
     if rows:
         description = "New tracked-pair flags"
-        if len(rows) > ARTIFACT_ROWS:
+        total = max(len(rows), summary["flags_new"])
+        if total > ARTIFACT_ROWS:
             # A table of thousands of rows helps nobody in the UI (and costs the server).
             description += (
-                f": the first {ARTIFACT_ROWS} of {len(rows)}; all are in the corpus "
+                f": the first {ARTIFACT_ROWS} of {total}; all are in the corpus "
                 "(pair_flags, or the flags view in Datasette)"
             )
         create_table_artifact(key="new-flags", table=rows[:ARTIFACT_ROWS], description=description)
@@ -221,7 +223,7 @@ def _cycle(
     if processes:
         pipeline.forget_analysers()  # the workers analyse; the seeds were analysed already
     batches = iter([entries[i : i + size] for i in range(0, len(entries), size)])
-    stored: dict[str, Any] = {"documents_new": 0, "flags": [], "alerts_created": 0}
+    stored: dict[str, Any] = {"documents_new": 0, "flags": [], "flags_new": 0, "alerts_created": 0}
     pages_failed = 0
     # A sliding window of batches in flight: memory stays bounded however many entries are
     # new, and each batch is stored as soon as it is ready, by the flow (the one writer).
@@ -262,14 +264,19 @@ def _cycle(
             stored["documents_new"] += result["documents_new"]
             stored["alerts_created"] += result["alerts_created"]
             store_errors.extend(result["errors"])
-            # Only new flags of tracked pairs are reported (events, artifacts, summary): keep
-            # those, without their evidence JSON, so a run of thousands of articles stays small.
-            stored["flags"].extend(
+            # Only new flags of tracked pairs are reported: each one's event goes out now, and
+            # the first ARTIFACT_ROWS are kept (without their evidence JSON) for the artifact
+            # and the summary, so a run of thousands of articles holds no list of them all.
+            reported = [
                 {k: flag.get(k) for k in FLAG_FIELDS}
                 for flag in result["flags"]
                 if flag["tracked"] and flag["level"] == "sentence"
-            )
-            del records, result
+            ]
+            _emit_flag_events(reported)
+            stored["flags_new"] += len(reported)
+            stored["flags"].extend(reported[: max(0, ARTIFACT_ROWS - len(stored["flags"]))])
+            del records, result, reported
+            memory.release()  # what this batch used goes back, not into a growing heap
     finally:
         writer.close()
         pipeline.close_fetchers()
@@ -289,7 +296,6 @@ def _cycle(
             change.detail,
         )
     delivered = deliver_alerts(config)
-    _emit_flag_events(stored["flags"])
 
     summary: dict[str, Any] = {
         "status": "completed",
@@ -306,7 +312,7 @@ def _cycle(
         "pages_failed": pages_failed,
         "batch_errors": batch_errors,
         "store_errors": store_errors,
-        "flags_new": sum(1 for f in stored["flags"] if f["tracked"] and f["level"] == "sentence"),
+        "flags_new": stored["flags_new"],
         "alerts_created": stored["alerts_created"],
         "alerts_sent": delivered["sent"],
         "alerts_failed": delivered["failed"],
@@ -315,10 +321,10 @@ def _cycle(
         "health_changes": [
             f"{c.condition} {'problem' if c.problem else 'cleared'}: {c.detail}" for c in changes
         ],
+        # The first ARTIFACT_ROWS; all of them are in the corpus.
         "new_flags": [
             {k: f.get(k) for k in ("pair", "title", "url", "sentence", "aliases")}
             for f in stored["flags"]
-            if f["tracked"] and f["level"] == "sentence"
         ],
     }
     return summary, stored["flags"]
@@ -335,7 +341,7 @@ def monitor(config_path: str = "dyadwatch.yaml", force: bool = False) -> dict[st
     alerts. With ``force``, every enabled feed is polled whether due or not.
 
     Returns a summary: counts, the feeds that failed and why, and the new flags of
-    tracked pairs with their evidence sentences.
+    tracked pairs (the first 500) with their evidence sentences.
     """
     logger = get_run_logger()
     started = time.monotonic()

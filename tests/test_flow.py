@@ -309,3 +309,24 @@ def test_artifact_lists_a_bounded_number_of_flags(monkeypatch) -> None:
     ((table, description),) = tables
     assert len(table) == monitor.ARTIFACT_ROWS and table[0]["link"] == "u0"
     assert f"of {len(flags)}" in description
+
+
+def test_every_new_flag_has_its_event_and_the_summary_keeps_the_first(
+    tmp_path, write_config, monkeypatch
+) -> None:
+    import flows.monitor as module
+
+    events: list[dict] = []
+    monkeypatch.setattr(module, "emit_event", lambda **kwargs: events.append(kwargs))
+    monkeypatch.setattr(module, "ARTIFACT_ROWS", 2)
+    with DemoSite(port=0) as site:
+        summary = monitor(config_for(write_config, tmp_path, [site.feed_url], []))
+    db = sqlite_utils.Database(tmp_path / "corpus.db")
+    stored = db.execute(
+        "select count(*) from pair_flags f join documents d on d.id = f.document_id "
+        "where d.origin = 'feed' and f.tracked = 1 and f.level = 'sentence'"
+    ).fetchone()[0]
+    assert summary["flags_new"] == stored > 2
+    assert len(events) == stored  # one event per new tracked flag, however many
+    assert len({e["payload"]["url"] for e in events}) > 2
+    assert len(summary["new_flags"]) == 2
