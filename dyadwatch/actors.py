@@ -29,7 +29,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import ahocorasick_rs
 import yaml
 
 try:  # The regular-expression parser, to find the words a guard cannot match without.
@@ -38,6 +37,7 @@ try:  # The regular-expression parser, to find the words a guard cannot match wi
 except ImportError:  # pragma: no cover - guards are then tried wherever they may apply
     _sre = _sre_parse = None
 
+from dyadwatch.automata import ScriptAutomata
 from dyadwatch.text import lower_copy, sentences, sentences_between, utf8
 
 _FAST_YAML = hasattr(yaml, "CSafeLoader")
@@ -397,25 +397,14 @@ class _Automaton:
     """Aho-Corasick automata over alias patterns and other words. Patterns below
     ``shared`` are aliases only, from ``shared`` to ``extra`` both an alias and a word,
     from ``extra`` on words only; ``groups`` holds the (literal, stem) aliases of each
-    alias pattern, as numbers into ``Gazetteer.aliases``.
-
-    The patterns written in ASCII and the others have automata of their own: the others'
-    can only match in a text holding one of ``other_chars``, and most texts hold none.
-    (One automaton over all patterns takes three times the memory of the ASCII patterns'
-    alone, and a search is slowed down by its reads from memory more than by anything.)
-    ``latin`` searches text, ``latin_bytes`` ASCII text as bytes (40% faster), and
-    ``latin_index`` and ``other_index`` give their patterns' numbers among all."""
+    alias pattern, as numbers into ``Gazetteer.aliases``. ``search`` finds them, each
+    carrying its number among ``patterns``."""
 
     groups: list[tuple[tuple[int, ...], tuple[int, ...]]]
     shared: int
     extra: int
     patterns: list[str]
-    latin: Any = None
-    latin_bytes: Any = None
-    latin_index: tuple[int, ...] = ()
-    other: Any = None
-    other_index: tuple[int, ...] = ()
-    other_chars: frozenset[str] = frozenset()
+    search: ScriptAutomata[int]
 
 
 class _Spellers:
@@ -616,30 +605,12 @@ class Gazetteer:
             (tuple(number[id(a)] for a in bases[p][0]), tuple(number[id(a)] for a in bases[p][1]))
             for p in patterns[: len(bases)]
         ]
-        # The DFA form takes longer to build and more memory, and searches several times
-        # faster than the default; matching is the bulk of detection.
-        dfa = ahocorasick_rs.Implementation.DFA
-        latin = tuple(i for i, p in enumerate(patterns) if p.isascii())
-        other = tuple(i for i, p in enumerate(patterns) if not p.isascii())
         return _Automaton(
             groups,
             shared,
             len(bases),
             patterns,
-            latin=ahocorasick_rs.AhoCorasick([patterns[i] for i in latin], implementation=dfa)
-            if latin
-            else None,
-            latin_bytes=ahocorasick_rs.BytesAhoCorasick(
-                [patterns[i].encode() for i in latin], implementation=dfa
-            )
-            if latin
-            else None,
-            latin_index=latin,
-            other=ahocorasick_rs.AhoCorasick([patterns[i] for i in other], implementation=dfa)
-            if other
-            else None,
-            other_index=other,
-            other_chars=frozenset(c for i in other for c in patterns[i] if not c.isascii()),
+            ScriptAutomata.build(patterns, range(len(patterns))),
         )
 
     def _guard_index(self) -> None:
@@ -792,20 +763,7 @@ class Gazetteer:
         (the haystack holds none of their characters)."""
         out: list[tuple[int, int, int]] = []
         words: list[tuple[int, int, int]] = []
-        searches = []
-        if text.isascii():
-            if matcher.latin_bytes is not None:
-                found = matcher.latin_bytes.find_matches_as_indexes(
-                    haystack.encode(), overlapping=True
-                )
-                searches.append((found, matcher.latin_index))
-        else:
-            if matcher.latin is not None:
-                found = matcher.latin.find_matches_as_indexes(haystack, overlapping=True)
-                searches.append((found, matcher.latin_index))
-            if others and matcher.other is not None:
-                found = matcher.other.find_matches_as_indexes(haystack, overlapping=True)
-                searches.append((found, matcher.other_index))
+        searches = matcher.search.searches(haystack, others)
         append = out.append
         shared, extra, groups = matcher.shared, matcher.extra, matcher.groups
         n = len(text)
@@ -914,16 +872,11 @@ class Gazetteer:
         self, text: str, when: date | None = None
     ) -> tuple[list[Mention], list[dict]]:
         """All actor mentions in ``text``, with the matches that were dropped and why."""
-        # Which automata of patterns outside ASCII can match: their characters must be in
-        # the text (or, lower-cased, in its lower-cased copy).
-        # (Both tests stop at the first such character, at once in most texts in those
-        # scripts.)
+        # Patterns outside ASCII are searched only where their characters are: in the text
+        # (or, lower-cased, in its lower-cased copy).
         rest = utf8(text)[1]
-        cased_others = not self._cased.other_chars.isdisjoint(rest)
-        folded_chars = self._folded.other_chars
-        folded_others = any(not folded_chars.isdisjoint(ch.lower()) for ch in rest) or (
-            "Σ" in rest and "ς" in folded_chars  # (lower-cased at the end of a word)
-        )
+        cased_others = self._cased.search.in_text(rest)
+        folded_others = self._folded.search.in_lowered(rest)
         raw, cased_words = self._hits(self._cased, text, text, cased_others)
         lowered = lower_copy(text)
         folded_hits, folded_words = self._hits(self._folded, text, lowered, folded_others)

@@ -26,6 +26,7 @@ from typing import Any
 import ahocorasick_rs
 
 from dyadwatch.actors import Detection, Gazetteer, _is_word
+from dyadwatch.automata import ScriptAutomata
 from dyadwatch.text import lower_copy, utf8
 
 WEIGHTS = {"pairs": 0.35, "relations": 0.35, "seeds": 0.30, "offtopic": -0.35}
@@ -210,20 +211,12 @@ class Lexicon:
 
 @dataclass(frozen=True)
 class _Terms:
-    """Both lexicons' terms in automata, per pattern with whether it is a stem in each
-    lexicon (None: not one of its terms). As for the gazetteer's, the terms written in
-    ASCII have automata of their own (``latin`` for text, ``latin_bytes`` for ASCII text),
-    and the others' (``other``) is searched only in texts holding one of their
-    ``other_chars``."""
+    """Both lexicons' terms in automata split by script, each pattern carrying whether it
+    is a stem in each lexicon (None: not one of its terms)."""
 
     relations: Lexicon
     offtopic: Lexicon
-    latin: Any = None
-    latin_bytes: Any = None
-    latin_roles: tuple[tuple[bool | None, bool | None], ...] = ()
-    other: Any = None
-    other_roles: tuple[tuple[bool | None, bool | None], ...] = ()
-    other_chars: frozenset[str] = frozenset()
+    search: ScriptAutomata[tuple[bool | None, bool | None]]
 
 
 def _term_automata(relations: Lexicon, offtopic: Lexicon) -> _Terms | None:
@@ -234,20 +227,9 @@ def _term_automata(relations: Lexicon, offtopic: Lexicon) -> _Terms | None:
     for which, lexicon in enumerate((relations, offtopic)):
         for pattern, stem in zip(lexicon.patterns, lexicon.stems, strict=True):
             roles.setdefault(pattern, [None, None])[which] = stem
-    latin = [p for p in roles if p.isascii()]
-    other = [p for p in roles if not p.isascii()]
-    dfa = ahocorasick_rs.Implementation.DFA
+    patterns = list(roles)
     return _Terms(
-        relations,
-        offtopic,
-        latin=ahocorasick_rs.AhoCorasick(latin, implementation=dfa) if latin else None,
-        latin_bytes=ahocorasick_rs.BytesAhoCorasick([p.encode() for p in latin], implementation=dfa)
-        if latin
-        else None,
-        latin_roles=tuple(tuple(roles[p]) for p in latin),
-        other=ahocorasick_rs.AhoCorasick(other, implementation=dfa) if other else None,
-        other_roles=tuple(tuple(roles[p]) for p in other),
-        other_chars=frozenset(c for p in other for c in p if not c.isascii()),
+        relations, offtopic, ScriptAutomata.build(patterns, [tuple(roles[p]) for p in patterns])
     )
 
 
@@ -324,27 +306,8 @@ class TopicModel:
             if terms is None:
                 return self.relations.count(lowered), self.offtopic.count(lowered)
             self.__dict__["_terms"] = terms
-        searches = []
-        if lowered.isascii():
-            if terms.latin_bytes is not None:
-                found = terms.latin_bytes.find_matches_as_indexes(
-                    lowered.encode(), overlapping=True
-                )
-                searches.append((found, terms.latin_roles))
-        else:
-            if terms.latin is not None:
-                found = terms.latin.find_matches_as_indexes(lowered, overlapping=True)
-                searches.append((found, terms.latin_roles))
-            chars = terms.other_chars
-            # (The lower-cased copy holds the lower case of the text's characters, and "ς"
-            # for "Σ" at the end of a word.)
-            if terms.other is not None and (
-                rest is None
-                or any(not chars.isdisjoint(ch.lower()) for ch in rest)
-                or ("Σ" in rest and "ς" in chars)
-            ):
-                found = terms.other.find_matches_as_indexes(lowered, overlapping=True)
-                searches.append((found, terms.other_roles))
+        search = terms.search
+        searches = search.searches(lowered, rest is None or search.in_lowered(rest))
         n = len(lowered)
         relations = offtopic = 0
         for found, roles in searches:
