@@ -388,6 +388,20 @@ def _inside(spots: list[tuple[int, int]], lo: int, hi: int) -> bool:
     return False
 
 
+def _always_tried(pattern: str, others: frozenset[str], base: str) -> bool:
+    """Whether a guard must be tried around every mention of the alias ``base``. A guard is
+    skipped when none of its other words is near the mention, unless it could match without
+    them: no other words, a look-around or a case-insensitive part, or a match on the bare
+    alias."""
+    return (
+        not others
+        or "(?!" in pattern
+        or "(?<!" in pattern
+        or "(?i" in pattern
+        or re.search(pattern, f" {base} ") is not None
+    )
+
+
 def _start_then_longest(hit: tuple[int, int, Any]) -> tuple[int, int]:
     return hit[0], hit[0] - hit[1]
 
@@ -645,16 +659,7 @@ class Gazetteer:
             for text in covered:
                 others = frozenset(x for x, by in s.items() if text not in by)
                 base = text[:-1] if text.endswith("*") else text
-                # A guard is skipped when none of its other words is near the mention,
-                # unless it could match without them: no other words, a look-around or a
-                # case-insensitive part, or a match on the bare alias.
-                always = (
-                    not others
-                    or "(?!" in p
-                    or "(?<!" in p
-                    or "(?i" in p
-                    or re.search(p, f" {base} ") is not None
-                )
+                always = _always_tried(p, others, base)
                 found.setdefault(text, []).append((compiled, None if always else others))
         for alias in self.aliases:
             if alias.text not in self._guards_for:

@@ -14,6 +14,7 @@ from dyadwatch.actors import (
     Gazetteer,
     GazetteerError,
     Mention,
+    _always_tried,
     _cues,
     _mention,
     _reach_back,
@@ -115,13 +116,7 @@ def _reference_guard_index(g: Gazetteer) -> dict[str, list[tuple[str, frozenset[
             if not any(_spells(x, alias) for x in w):
                 continue
             others = frozenset(x for x in w if not _spells(x, alias))
-            always = (
-                not others
-                or "(?!" in p
-                or "(?<!" in p
-                or "(?i" in p
-                or re.search(p, f" {alias.base} ") is not None
-            )
+            always = _always_tried(p, others, alias.base)
             guards.append((p, None if always else others))
         index.setdefault(alias.text, guards)
     return index
