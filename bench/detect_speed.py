@@ -20,6 +20,8 @@ import statistics
 import time
 from pathlib import Path
 
+from cpu import busy_seconds, own_seconds  # bench/cpu.py
+
 from dyadwatch.actors import load_gazetteer
 from dyadwatch.extract import extract_article
 from dyadwatch.pipeline import read_seed, seed_files
@@ -67,22 +69,6 @@ def rate(label: str, texts: list[str], fn, repeat: int = 1) -> float:
     spread = f"; median pass {size / statistics.median(passes):.2f} MB/s" if repeat > 1 else ""
     print(f"  {label:<44} {size / seconds:7.2f} MB/s  ({size:.1f} MB in {seconds:.2f} s{spread})")
     return size / seconds
-
-
-def busy_seconds() -> float:
-    """CPU time used on this machine by everything (/proc/stat; 0 where there is none)."""
-    try:
-        with open("/proc/stat") as f:
-            fields = [int(x) for x in f.readline().split()[1:]]
-    except (OSError, ValueError):
-        return 0.0
-    user, nice, system, _idle, _iowait, irq, softirq = fields[:7]
-    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
-
-
-def own_seconds() -> float:
-    t = os.times()
-    return t.user + t.system
 
 
 def main() -> None:

@@ -77,6 +77,7 @@ from xml.sax.saxutils import escape
 import httpx
 import trafilatura
 import yaml
+from cpu import busy_seconds, own_seconds  # bench/cpu.py
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTICLES = ROOT / "dyadwatch" / "demo_site" / "articles"
@@ -828,23 +829,6 @@ def one_round(
     empty = run_child(FLOW_CHILD, [str(config)], env, counts)
     prefect = run_child(PREFECT_CHILD, [], env, counts)
     return Round(bare, extracted, first, stored, empty, prefect)
-
-
-def busy_seconds() -> float:
-    """CPU time used on this machine by everything (/proc/stat; 0 where there is none)."""
-    try:
-        with open("/proc/stat") as f:
-            fields = [int(x) for x in f.readline().split()[1:]]
-    except (OSError, ValueError):
-        return 0.0
-    user, nice, system, _idle, _iowait, irq, softirq = fields[:7]
-    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
-
-
-def own_seconds() -> float:
-    """CPU time used by this process and its children that have ended."""
-    t = os.times()
-    return t.user + t.system + t.children_user + t.children_system
 
 
 def main() -> None:
