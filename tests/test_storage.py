@@ -293,3 +293,37 @@ def test_a_record_sqlite_refuses_is_reported_and_the_others_are_stored(db) -> No
     assert error.startswith("https://a.example/2: not stored (UnicodeEncodeError")
     urls = [r["url"] for r in db.query("select url from documents order by id")]
     assert urls == ["https://a.example/1", "https://a.example/3"]
+
+
+def test_insert_row_converts_values_as_sqlite_utils_does(db) -> None:
+    from datetime import UTC, datetime
+
+    from storage.corpus import insert_row
+
+    when = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
+    row = {
+        "url": "https://a.example/x",
+        "origin": "feed",
+        "text": "T",
+        "content_hash": "h",
+        "published": when,
+    }
+    doc_id = insert_row(db, "documents", row)
+    db.table("documents").insert({**row, "url": "https://a.example/y"})
+    stored = [r["published"] for r in db.query("select published from documents order by id")]
+    assert stored == [when.isoformat(), when.isoformat()] and doc_id == 1
+    flag_id = insert_row(
+        db,
+        "pair_flags",
+        {
+            "document_id": doc_id,
+            "pair": "ISR-RUS",
+            "actor_a": "ISR",
+            "actor_b": "RUS",
+            "level": "sentence",
+            "tracked": 1,
+            "aliases": ["Moscow", "Israel"],
+        },
+    )
+    (aliases,) = db.execute("select aliases from pair_flags where id = ?", [flag_id]).fetchone()
+    assert json.loads(aliases) == ["Moscow", "Israel"]
