@@ -164,6 +164,7 @@ def _emit_flag_events(flags: list[dict[str, Any]]) -> None:
 
 
 def _publish_artifacts(summary: dict[str, Any], flags: list[dict[str, Any]]) -> None:
+    """The run's summary, and a table of ``flags`` (the new tracked flags the run kept)."""
     rows = [
         {
             "pair": f["pair"],
@@ -172,11 +173,10 @@ def _publish_artifacts(summary: dict[str, Any], flags: list[dict[str, Any]]) -> 
             "link": f["url"],
         }
         for f in flags
-        if f["tracked"] and f["level"] == "sentence"
     ]
     if rows:
         description = "New tracked-pair flags"
-        total = max(len(rows), summary["flags_new"])
+        total = summary["flags_new"]
         if total > ARTIFACT_ROWS:
             # A table of thousands of rows helps nobody in the UI (and costs the server).
             description += (
