@@ -371,6 +371,17 @@ def _inside(spots: list[tuple[int, int]], lo: int, hi: int) -> bool:
     return False
 
 
+def _places(
+    places: dict[frozenset[int], list[tuple[int, int]]],
+    needed: frozenset[int],
+    words: dict[int, list[tuple[int, int]]],
+) -> list[tuple[int, int]]:
+    """Where a document holds one of the ``needed`` words (by their numbers; ``words``
+    holds where each occurs), sorted; kept in ``places``."""
+    spots = places[needed] = sorted(spot for i in needed if i in words for spot in words[i])
+    return spots
+
+
 def _always_tried(pattern: str, others: frozenset[str], base: str) -> bool:
     """Whether a guard must be tried around every mention of the alias ``base``. A guard is
     skipped when none of its other words is near the mention, unless it could match without
@@ -811,9 +822,7 @@ class Gazetteer:
             for needed in required:
                 spots = places.get(needed)
                 if spots is None:
-                    spots = places[needed] = sorted(
-                        spot for i in needed if i in words for spot in words[i]
-                    )
+                    spots = _places(places, needed, words)
                 if not _inside(spots, lo - back, hi):
                     break
             else:
@@ -827,6 +836,44 @@ class Gazetteer:
                     if start < g.end():
                         return True
         return False
+
+    @staticmethod
+    def _zones(
+        guards: list[_GuardEntry],
+        words: dict[int, list[tuple[int, int]]],
+        places: dict[frozenset[int], list[tuple[int, int]]],
+    ) -> tuple[list[int], list[int]] | None:
+        """Where in a document a mention must lie for one of ``guards`` to be worth trying
+        (``_covered`` says whether one covers it), as the starts and ends of sorted,
+        separate intervals: a mention from ``start`` to ``end`` is worth it only if it
+        meets one, ``start <= zone end`` and ``end >= zone start``. None: everywhere.
+
+        A guard with strings required near the mention needs one of the first set's
+        places, (s, e), inside its window: s no further back than ``GUARD_REACH`` and its
+        look-behinds' reach before the mention's start, e no further than
+        ``GUARD_REACH`` after its end. So the mention meets [e - GUARD_REACH,
+        s + GUARD_REACH + reach back]."""
+        intervals: list[tuple[int, int]] = []
+        for _, _, required, _, back in guards:
+            if not required:
+                return None
+            needed = required[0]
+            spots = places.get(needed)
+            if spots is None:
+                spots = _places(places, needed, words)
+            reach = GUARD_REACH + back
+            intervals += [(e - GUARD_REACH, s + reach) for s, e in spots]
+        intervals.sort()
+        starts: list[int] = []
+        ends: list[int] = []
+        for lo, hi in intervals:
+            if ends and lo <= ends[-1]:
+                if hi > ends[-1]:
+                    ends[-1] = hi
+            else:
+                starts.append(lo)
+                ends.append(hi)
+        return starts, ends
 
     @staticmethod
     def _occurrences(
@@ -891,8 +938,8 @@ class Gazetteer:
         # Worked out once per alias in a document: the guards that could cover its
         # mentions (usually none, since strings they need are missing from the document),
         # whether it is in office, and its ambiguity rule.
-        states: dict[int, tuple[list[_GuardEntry], bool, AmbiguityRule | None]] = {}
-        live: dict[str, list[_GuardEntry]] = {}
+        states: dict[int, tuple[list[_GuardEntry], Any, bool, AmbiguityRule | None]] = {}
+        live: dict[str, tuple[list[_GuardEntry], tuple[list[int], list[int]] | None]] = {}
         ambiguous_ok: dict[str, bool] = {}
         held: set[int] | None = None
         general: list[_GuardEntry] = []
@@ -908,8 +955,8 @@ class Gazetteer:
             chosen_actors.append(actor)
             state = states.get(number)
             if state is None:
-                guards = live.get(alias_text)
-                if guards is None:
+                guarded = live.get(alias_text)
+                if guarded is None:
                     if held is None:
                         held = set()
                         sets_at = self._sets_at
@@ -917,16 +964,25 @@ class Gazetteer:
                             held.update(sets_at[i])
                         general = [g for g in self._guard_general if held.issuperset(g[3])]
                     plan = self._guard_plan.get(alias_text, ())
-                    guards = live[alias_text] = [g for g in plan if held.issuperset(g[3])] + general
+                    guards = [g for g in plan if held.issuperset(g[3])] + general
+                    zones = self._zones(guards, cased_words, places) if guards else None
+                    guarded = live[alias_text] = (guards, zones)
                 rule = self.ambiguous.get(alias_text)
                 state = states[number] = (
-                    guards,
+                    *guarded,
                     alias.in_office(when),
                     rule if rule is not None and rule.actor == actor else None,
                 )
-            guards, in_office, rule = state
+            guards, zones, in_office, rule = state
             surface = text[start:end]
-            if guards and self._covered(guards, start, end, text, cased_words, places):
+            if (
+                guards
+                and (
+                    zones is None
+                    or ((i := bisect.bisect_right(zones[0], end) - 1) >= 0 and zones[1][i] >= start)
+                )
+                and self._covered(guards, start, end, text, cased_words, places)
+            ):
                 dropped.append({"text": surface, "start": start, "reason": "guard"})
                 continue
             if not in_office:
