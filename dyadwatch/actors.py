@@ -38,7 +38,7 @@ except ImportError:  # pragma: no cover - guards are then tried wherever they ma
     _sre = _sre_parse = None
 
 from dyadwatch.automata import ScriptAutomata
-from dyadwatch.text import lower_copy, sentences, sentences_between, utf8
+from dyadwatch.text import lower_copy, lower_utf8, sentences, sentences_between, utf8
 
 _FAST_YAML = hasattr(yaml, "CSafeLoader")
 
@@ -762,13 +762,19 @@ class Gazetteer:
     # -- matching ------------------------------------------------------------------------
     @staticmethod
     def _hits(
-        matcher: _Automaton, text: str, haystack: str, others: bool = True
+        matcher: _Automaton,
+        text: str,
+        haystack: bytes,
+        chars: str | None = None,
+        others: bool = True,
     ) -> tuple[list[tuple[int, int, int, int]], dict[int, list[tuple[int, int]]]]:
         """Alias occurrences with word boundaries on both sides (stems run to the word's
         end) as (start, -end, order, alias number): sorted, the longest match at each
         place comes first. And where the other words occur, as (start, end) per number in
-        ``matcher.words``. ``others`` false: the patterns outside ASCII cannot match (the
-        haystack holds none of their characters)."""
+        ``matcher.words``. ``haystack`` is the UTF-8 of the text (or of its lower-cased
+        copy, as long in characters), ``chars`` the text it encodes (or one whose characters
+        take as many bytes each; None if it is ASCII); ``others`` false: the patterns outside ASCII cannot match (the text holds
+        none of their characters)."""
         out: list[tuple[int, int, int, int]] = []
         words: dict[int, list[tuple[int, int]]] = {}
         append = out.append
@@ -776,7 +782,7 @@ class Gazetteer:
         n = len(text)
         # The word-character tests are ``_is_word`` written out: this loop runs for every
         # occurrence of every alias, and a function call costs as much as the test itself.
-        for found, meanings in matcher.search.searches(haystack, others):
+        for found, meanings in matcher.search.utf8_searches(haystack, chars, others):
             for i, start, end in found:
                 word, literal, stems = meanings[i]
                 if word >= 0:
@@ -887,11 +893,10 @@ class Gazetteer:
     def _cues_found(
         cues: Cues,
         text: str,
-        lowered: str,
         cased: dict[str, list[tuple[int, int]]],
         folded: dict[str, list[tuple[int, int]]],
     ) -> bool:
-        """``cues.found(text, lowered)``, worked out from where the automata found the
+        """``cues.found(text, lower_copy(text))``, worked out from where the automata found the
         cues (``cased`` in the text, ``folded`` in the lower-cased copy)."""
         if not any(map(cased.__contains__, cues.cased)) and not any(
             map(folded.__contains__, cues.folded)
@@ -920,12 +925,19 @@ class Gazetteer:
         """All actor mentions in ``text``, with the matches that were dropped and why."""
         # Patterns outside ASCII are searched only where their characters are: in the text
         # (or, lower-cased, in its lower-cased copy).
-        rest = utf8(text)[1]
-        cased_others = self._cased.search.in_text(rest)
-        folded_others = self._folded.search.in_lowered(rest)
-        raw, cased_words = self._hits(self._cased, text, text, cased_others)
-        lowered = lower_copy(text)
-        folded_hits, folded_words = self._hits(self._folded, text, lowered, folded_others)
+        data, rest = utf8(text)
+        chars = text if rest else None
+        raw, cased_words = self._hits(
+            self._cased, text, data, chars, self._cased.search.in_text(rest)
+        )
+        lowered, alike = lower_utf8(text)
+        folded_hits, folded_words = self._hits(
+            self._folded,
+            text,
+            lowered,
+            chars if alike or chars is None else lower_copy(text),
+            self._folded.search.in_lowered(rest),
+        )
         raw += folded_hits
         # Where matches overlap, the longest wins ("Israel Defense Forces" over "Israel").
         raw.sort()
@@ -995,8 +1007,8 @@ class Gazetteer:
                             self._occurrences(self._cased, cased_words),
                             self._occurrences(self._folded, folded_words),
                         )
-                    other = bool(rule.against and self._found(rule.against, text, lowered, seen))
-                    this = bool(rule.support and self._found(rule.support, text, lowered, seen))
+                    other = bool(rule.against and self._found(rule.against, text, seen))
+                    this = bool(rule.support and self._found(rule.support, text, seen))
                     ambiguous_ok[alias_text] = this or not other
                 if not ambiguous_ok[alias_text]:
                     dropped.append({"text": surface, "start": start, "reason": "other sense"})
@@ -1004,10 +1016,10 @@ class Gazetteer:
             mentions.append(_make_tuple(Mention, (actor, alias_text, kind, start, end, surface)))
         return mentions, dropped
 
-    def _found(self, cues: Cues, text: str, lowered: str, found: tuple[dict, dict]) -> bool:
+    def _found(self, cues: Cues, text: str, found: tuple[dict, dict]) -> bool:
         if cues not in self._indexed_cues:  # a rule added after the automata were built
-            return cues.found(text, lowered)
-        return self._cues_found(cues, text, lowered, *found)
+            return cues.found(text, lower_copy(text))
+        return self._cues_found(cues, text, *found)
 
     def detect(self, text: str, when: date | None = None, window: int = 1) -> Detection:
         """Mentions, actors, sentence-level pairs with evidence, and document-level pairs.

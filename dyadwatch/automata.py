@@ -3,9 +3,13 @@
 The patterns written in ASCII and the others have automata of their own: the others' can
 only match in a text holding one of ``other_chars``, and most texts hold none. (One
 automaton over all patterns takes three times the memory of the ASCII patterns' alone, and
-a search is slowed down by its reads from memory more than by anything.) An ASCII text is
-searched as bytes, 40% faster than as a string. The DFA form takes longer to build and
-more memory, and searches several times faster than the default.
+a search is slowed down by its reads from memory more than by anything.) The DFA form
+takes longer to build and more memory, and searches several times faster than the default.
+
+Texts are searched as UTF-8 bytes, and the offsets of the matches turned into character
+offsets here (``char_offsets``): the library's search of a string does that by mapping
+every byte of the text, eight bytes of memory each, and a text holds a hundred times as
+many bytes as matches.
 """
 
 from __future__ import annotations
@@ -23,17 +27,48 @@ V = TypeVar("V")
 Search = tuple[Iterable[tuple[int, int, int]], tuple[Any, ...]]
 
 
+def char_offsets(
+    matches: list[tuple[int, int, int]],
+    text: str,
+    data: bytes,
+    lengths: Sequence[int] | None = None,
+) -> list[tuple[int, int, int]]:
+    """``matches`` of patterns in ``data``, the UTF-8 of ``text``, in the order they end (as
+    an overlapping search gives them), with character offsets instead of byte offsets.
+    ``lengths``: the patterns' lengths in characters; None if they are ASCII (as long in
+    characters as in bytes).
+
+    From one end to the next, as many characters as bytes if the characters there are
+    ASCII, as in most of most texts; else the bytes are decoded to count them."""
+    if not matches:
+        return matches
+    out = []
+    append = out.append
+    byte = char = 0
+    for i, start, end in matches:
+        if end != byte:
+            step = end - byte
+            if text[char : char + step].isascii():
+                char += step
+            else:
+                char += len(data[byte:end].decode("utf-8", "surrogatepass"))
+            byte = end
+        append((i, char - (end - start if lengths is None else lengths[i]), char))
+    return out
+
+
 @dataclass(frozen=True)
 class ScriptAutomata(Generic[V]):
     """Automata over ``patterns``, each pattern carrying a value (its number, its role…):
-    ``latin`` searches text, ``latin_bytes`` ASCII text as bytes, ``other`` the patterns
-    outside ASCII, whose characters are ``other_chars``."""
+    ``latin`` searches the UTF-8 of texts for the ASCII patterns; ``other`` for the
+    patterns outside ASCII, whose characters are ``other_chars`` and whose lengths in
+    characters are ``other_lengths``."""
 
     latin: Any
-    latin_bytes: Any
     latin_values: tuple[V, ...]
     other: Any
     other_values: tuple[V, ...]
+    other_lengths: tuple[int, ...]
     other_chars: frozenset[str]
 
     @classmethod
@@ -42,19 +77,19 @@ class ScriptAutomata(Generic[V]):
         latin = [i for i, p in enumerate(patterns) if p.isascii()]
         other = [i for i, p in enumerate(patterns) if not p.isascii()]
         return cls(
-            latin=ahocorasick_rs.AhoCorasick([patterns[i] for i in latin], implementation=dfa)
-            if latin
-            else None,
-            latin_bytes=ahocorasick_rs.BytesAhoCorasick(
+            latin=ahocorasick_rs.BytesAhoCorasick(
                 [patterns[i].encode() for i in latin], implementation=dfa
             )
             if latin
             else None,
             latin_values=tuple(values[i] for i in latin),
-            other=ahocorasick_rs.AhoCorasick([patterns[i] for i in other], implementation=dfa)
+            other=ahocorasick_rs.BytesAhoCorasick(
+                [patterns[i].encode("utf-8", "surrogatepass") for i in other], implementation=dfa
+            )
             if other
             else None,
             other_values=tuple(values[i] for i in other),
+            other_lengths=tuple(len(patterns[i]) for i in other),
             other_chars=frozenset(c for i in other for c in patterns[i] if not c.isascii()),
         )
 
@@ -76,20 +111,21 @@ class ScriptAutomata(Generic[V]):
         """Every (overlapping) occurrence of every pattern in ``haystack``, one search per
         automaton that can match; ``others`` false leaves the patterns outside ASCII out
         (the caller knows the haystack holds none of their characters)."""
-        found: list[Search] = []
         if haystack.isascii():
-            if self.latin_bytes is not None:
-                matches = self.latin_bytes.find_matches_as_indexes(
-                    haystack.encode(), overlapping=True
-                )
-                found.append((matches, self.latin_values))
-            return found
+            return self.utf8_searches(haystack.encode(), None, others)
+        return self.utf8_searches(haystack.encode("utf-8", "surrogatepass"), haystack, others)
+
+    def utf8_searches(self, data: bytes, text: str | None, others: bool = True) -> list[Search]:
+        """``searches`` of a text given as its UTF-8 ``data``, with offsets in characters:
+        ``text`` is the text (or one whose characters take as many bytes each), None if
+        it is ASCII."""
+        found: list[Search] = []
         if self.latin is not None:
-            found.append(
-                (self.latin.find_matches_as_indexes(haystack, overlapping=True), self.latin_values)
-            )
-        if others and self.other is not None:
-            found.append(
-                (self.other.find_matches_as_indexes(haystack, overlapping=True), self.other_values)
-            )
+            matches = self.latin.find_matches_as_indexes(data, overlapping=True)
+            if text is not None:
+                matches = char_offsets(matches, text, data)
+            found.append((matches, self.latin_values))
+        if others and text is not None and self.other is not None:
+            matches = self.other.find_matches_as_indexes(data, overlapping=True)
+            found.append((char_offsets(matches, text, data, self.other_lengths), self.other_values))
         return found

@@ -101,6 +101,16 @@ def lower_copy(text: str) -> str:
     return lowered
 
 
+def lower_utf8(text: str) -> tuple[bytes, bool]:
+    """``lower_copy(text)`` in UTF-8 (lone surrogates kept), and whether each of its
+    characters takes as many bytes as in the text's UTF-8. It is made from the text's
+    UTF-8 where lower-casing only changes A-Z, as in most texts."""
+    data, rest = utf8(text)
+    if rest.lower() == rest:
+        return data.lower(), True
+    return lower_copy(text).encode("utf-8", "surrogatepass"), False
+
+
 # Words after which a full stop does not end a sentence.
 ABBREVIATIONS = frozenset(
     [
