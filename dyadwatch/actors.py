@@ -956,6 +956,7 @@ class Gazetteer:
         held: set[int] | None = None
         general: list[_GuardEntry] = []
         places: dict[frozenset[int], list[tuple[int, int]]] = {}
+        zoned: dict[tuple[int, ...], Any] = {}
         seen: tuple[dict, dict] | None = None
         for start, end, _, number in raw:
             end = -end
@@ -977,7 +978,12 @@ class Gazetteer:
                         general = [g for g in self._guard_general if held.issuperset(g[3])]
                     plan = self._guard_plan.get(alias_text, ())
                     guards = [g for g in plan if held.issuperset(g[3])] + general
-                    zones = self._zones(guards, cased_words, places) if guards else None
+                    # (Aliases in a document often have the same guards: their zones are
+                    # worked out once.)
+                    key = tuple(map(id, guards))
+                    zones = zoned.get(key, zoned)
+                    if zones is zoned:
+                        zones = zoned[key] = self._zones(guards, cased_words, places)
                     guarded = live[alias_text] = (guards, zones)
                 rule = self.ambiguous.get(alias_text)
                 state = states[number] = (

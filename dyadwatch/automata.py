@@ -100,12 +100,11 @@ class ScriptAutomata(Generic[V]):
 
     def in_lowered(self, rest: str) -> bool:
         """Whether they can match in the lower-cased copy of such a text: it holds the lower
-        case of the text's characters, and "ς" for "Σ" at the end of a word. (The test stops
-        at the first such character, at once in most texts in those scripts.)"""
+        case of the text's characters, "σ" or "ς" for "Σ" (by its place in a word).
+        (``rest.lower()`` holds the lower case of each character of ``rest``, but for "Σ",
+        whose lower case it gives by its place in ``rest``.)"""
         chars = self.other_chars
-        return any(not chars.isdisjoint(ch.lower()) for ch in rest) or (
-            "Σ" in rest and "ς" in chars
-        )
+        return not chars.isdisjoint(rest.lower()) or ("Σ" in rest and not chars.isdisjoint("σς"))
 
     def searches(self, haystack: str, others: bool = True) -> list[Search]:
         """Every (overlapping) occurrence of every pattern in ``haystack``, one search per

@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 
 from dyadwatch.automata import ScriptAutomata
+from dyadwatch.text import lower_copy
 
 PATTERNS = [
     "Russia",
@@ -53,3 +54,22 @@ def test_matches_are_at_character_offsets_in_any_script() -> None:
         assert searched(automata, text) == expected, text
         matched += len(expected)
     assert matched > 5000
+
+
+def test_patterns_outside_ascii_are_skipped_only_where_they_cannot_match() -> None:
+    patterns = ["σοφία", "ςx", "россия", "i̇stanbul", "ß"]
+    automata = ScriptAutomata.build(patterns, patterns)
+    pieces = ["Σ", "ΣΟΦΊΑ", "ς", "σ", "Р", "р", "İ", "i", "ẞ", "ß", "a", " ", "é", "Ω"]
+    rng = random.Random(3)
+    seen = {True: 0, False: 0}
+    for _ in range(3000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 8)))
+        rest = "".join(ch for ch in text if not ch.isascii())
+        lowered = lower_copy(text)
+        possible = any(ch in automata.other_chars for ch in lowered)
+        # Never skipped where a pattern can match; skipped wherever none can, but for "İ"
+        # (whose lower case is "i" in the copy, "i̇" by Python's rules).
+        assert automata.in_lowered(rest) == possible or ("İ" in text and not possible), text
+        assert automata.in_text(rest) == any(ch in automata.other_chars for ch in text), text
+        seen[possible] += 1
+    assert min(seen.values()) > 100
