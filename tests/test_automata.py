@@ -57,8 +57,11 @@ def test_matches_are_at_character_offsets_in_any_script() -> None:
 
 
 def test_patterns_outside_ascii_are_skipped_only_where_they_cannot_match() -> None:
-    patterns = ["σοφία", "ςx", "россия", "i̇stanbul", "ß"]
-    automata = ScriptAutomata.build(patterns, patterns)
+    for patterns in (["σοφία", "россия", "i̇stanbul", "ß"], ["ςx"], ["σx"]):
+        check_skipping(ScriptAutomata.build(patterns, patterns))
+
+
+def check_skipping(automata: ScriptAutomata[str]) -> None:
     pieces = ["Σ", "ΣΟΦΊΑ", "ς", "σ", "Р", "р", "İ", "i", "ẞ", "ß", "a", " ", "é", "Ω"]
     rng = random.Random(3)
     seen = {True: 0, False: 0}
@@ -72,4 +75,4 @@ def test_patterns_outside_ascii_are_skipped_only_where_they_cannot_match() -> No
         assert automata.in_lowered(rest) == possible or ("İ" in text and not possible), text
         assert automata.in_text(rest) == any(ch in automata.other_chars for ch in text), text
         seen[possible] += 1
-    assert min(seen.values()) > 100
+    assert min(seen.values()) > 50
