@@ -944,13 +944,13 @@ class Gazetteer:
         info = self._alias_info
         dropped: list[dict] = []
         mentions: list[Mention] = []
-        last_end = -1
-        last_span: tuple[int, int] | None = None
+        last_start = last_end = -1
         chosen_actors: list[str] = []
-        # Worked out once per alias in a document: the guards that could cover its
-        # mentions (usually none, since strings they need are missing from the document),
-        # whether it is in office, and its ambiguity rule.
-        states: dict[int, tuple[list[_GuardEntry], Any, bool, AmbiguityRule | None]] = {}
+        # Worked out once per alias in a document: its actor, text and kind; whether its
+        # mentions are taken as they are; the guards that could cover them (usually none,
+        # since strings they need are missing from the document) and where; whether it is
+        # in office, and its ambiguity rule.
+        states: dict[int, tuple[Any, ...]] = {}
         live: dict[str, tuple[list[_GuardEntry], tuple[list[int], list[int]] | None]] = {}
         ambiguous_ok: dict[str, bool] = {}
         held: set[int] | None = None
@@ -960,14 +960,9 @@ class Gazetteer:
         seen: tuple[dict, dict] | None = None
         for start, end, _, number in raw:
             end = -end
-            alias, actor, alias_text, kind = info[number]
-            if start >= last_end:
-                last_end, last_span = end, (start, end)
-            elif (start, end) != last_span or actor in chosen_actors[-3:]:
-                continue  # (one form, two actors: both are kept)
-            chosen_actors.append(actor)
             state = states.get(number)
             if state is None:
+                alias, actor, alias_text, kind = info[number]
                 guarded = live.get(alias_text)
                 if guarded is None:
                     if held is None:
@@ -986,13 +981,31 @@ class Gazetteer:
                         zones = zoned[key] = self._zones(guards, cased_words, places)
                     guarded = live[alias_text] = (guards, zones)
                 rule = self.ambiguous.get(alias_text)
+                if rule is not None and rule.actor != actor:
+                    rule = None
+                in_office = alias.in_office(when)
+                plain = not guarded[0] and in_office and rule is None
                 state = states[number] = (
+                    actor,
+                    alias_text,
+                    kind,
+                    plain,
                     *guarded,
-                    alias.in_office(when),
-                    rule if rule is not None and rule.actor == actor else None,
+                    in_office,
+                    rule,
                 )
-            guards, zones, in_office, rule = state
+            actor, alias_text, kind, plain, guards, zones, in_office, rule = state
+            if start >= last_end:
+                last_start, last_end = start, end
+            elif start != last_start or end != last_end or actor in chosen_actors[-3:]:
+                continue  # (one form, two actors: both are kept)
+            chosen_actors.append(actor)
             surface = text[start:end]
+            if plain:
+                mentions.append(
+                    _make_tuple(Mention, (actor, alias_text, kind, start, end, surface))
+                )
+                continue
             if (
                 guards
                 and (
