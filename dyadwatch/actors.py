@@ -956,7 +956,7 @@ class Gazetteer:
         held: set[int] | None = None
         general: list[_GuardEntry] = []
         places: dict[frozenset[int], list[tuple[int, int]]] = {}
-        zoned: dict[tuple[int, ...], Any] = {}
+        everywhere: tuple[list[_GuardEntry], Any] = ([], None)
         seen: tuple[dict, dict] | None = None
         for start, end, _, number in raw:
             end = -end
@@ -971,15 +971,19 @@ class Gazetteer:
                         for i in cased_words:
                             held.update(sets_at[i])
                         general = [g for g in self._guard_general if held.issuperset(g[3])]
-                    plan = self._guard_plan.get(alias_text, ())
-                    guards = [g for g in plan if held.issuperset(g[3])] + general
-                    # (Aliases in a document often have the same guards: their zones are
-                    # worked out once.)
-                    key = tuple(map(id, guards))
-                    zones = zoned.get(key, zoned)
-                    if zones is zoned:
-                        zones = zoned[key] = self._zones(guards, cased_words, places)
-                    guarded = live[alias_text] = (guards, zones)
+                        everywhere = (
+                            (general, self._zones(general, cased_words, places))
+                            if general
+                            else ([], None)
+                        )
+                    plan = self._guard_plan.get(alias_text)
+                    guards = [g for g in plan if held.issuperset(g[3])] if plan else None
+                    if not guards:
+                        guarded = everywhere  # (most aliases: the guards of every alias)
+                    else:
+                        guards += general
+                        guarded = (guards, self._zones(guards, cased_words, places))
+                    live[alias_text] = guarded
                 rule = self.ambiguous.get(alias_text)
                 if rule is not None and rule.actor != actor:
                     rule = None
