@@ -38,7 +38,15 @@ except ImportError:  # pragma: no cover - guards are then tried wherever they ma
     _sre = _sre_parse = None
 
 from dyadwatch.automata import ScriptAutomata
-from dyadwatch.text import lower_copy, lower_utf8, sentences, sentences_between, utf8
+from dyadwatch.text import (
+    lower_copy,
+    lower_utf8,
+    only_full_stops,
+    other_marks,
+    sentence_ends,
+    sentences,
+    utf8,
+)
 
 _FAST_YAML = hasattr(yaml, "CSafeLoader")
 
@@ -1051,11 +1059,12 @@ class Gazetteer:
         headlines, captions) that mention two actors or more.
         """
         mentions, dropped = self.find_mentions(text, when)
-        actors = sorted({m.actor for m in mentions})
+        names = [m.actor for m in mentions]
+        actors = sorted(set(names))
         pairs: dict[tuple[str, str], list[PairEvidence]] = {}
         if len(actors) >= 2:
             if window == 1:
-                self._sentence_pairs(text, mentions, pairs)
+                self._sentence_pairs(text, mentions, pairs, names)
             else:
                 spans = sentences(text)
                 groups = self._assign(spans, mentions)
@@ -1065,11 +1074,15 @@ class Gazetteer:
                     group = [m for j in range(i, min(i + window, len(spans))) for m in groups[j]]
                     if len(group) >= 2:
                         start, end = spans[i][0], spans[min(i + window, len(spans)) - 1][1]
-                        self._record(pairs, text, start, end, group)
+                        in_group = [m.actor for m in group]
+                        if in_group.count(in_group[0]) < len(in_group):  # two actors or more
+                            self._record(pairs, text[start:end], start, end, group, in_group)
+            if len(pairs) > 1:  # (found in the order of their first sentences)
+                pairs = dict(sorted(pairs.items()))
         return Detection(
             mentions=mentions,
             actors=actors,
-            pairs=dict(sorted(pairs.items())),
+            pairs=pairs,
             document_pairs=list(itertools.combinations(actors, 2)),
             dropped=dropped,
         )
@@ -1077,23 +1090,49 @@ class Gazetteer:
     @staticmethod
     def _record(
         pairs: dict[tuple[str, str], list[PairEvidence]],
-        text: str,
+        evidence_text: str,
         start: int,
         end: int,
         group: list[Mention],
+        names: list[str],
     ) -> None:
-        """Evidence for every pair of actors among ``group`` (a list of its own), the
-        mentions in ``text[start:end]``."""
-        present = sorted({m.actor for m in group})
+        """Evidence for every pair of actors among ``group`` (a list of its own; ``names``
+        their actors), the mentions in ``evidence_text``, which is ``text[start:end]``."""
+        present = set(names)
+        if len(present) == 2:
+            # (With two actors, the one pair's mentions are all of them.)
+            a, b = present
+            key = (a, b) if a < b else (b, a)
+            evidence = pairs.get(key)
+            if evidence is None:
+                pairs[key] = [PairEvidence(evidence_text, start, end, group)]
+            elif evidence[-1].start != start:
+                evidence.append(PairEvidence(evidence_text, start, end, group))
+            return
         if len(present) < 2:
             return
-        evidence_text = text[start:end]
-        for a, b in itertools.combinations(present, 2):
-            evidence = pairs.setdefault((a, b), [])
+        # The pairs are taken in any order: each has its own list of evidence.
+        size = len(group)
+        if size == len(present):
+            # Each actor once: a pair's mentions are its two, in the order of the group.
+            for x in range(size - 1):
+                a = names[x]
+                for y in range(x + 1, size):
+                    b = names[y]
+                    key = (a, b) if a < b else (b, a)
+                    evidence = pairs.get(key)
+                    if evidence is None:
+                        pairs[key] = [PairEvidence(evidence_text, start, end, [group[x], group[y]])]
+                    elif evidence[-1].start != start:
+                        evidence.append(
+                            PairEvidence(evidence_text, start, end, [group[x], group[y]])
+                        )
+            return
+        for pair in itertools.combinations(sorted(present), 2):
+            evidence = pairs.setdefault(pair, [])
             if evidence and evidence[-1].start == start:
                 continue
-            # (With two actors, the one pair's mentions are all of them.)
-            fired = group if len(present) == 2 else [m for m in group if m.actor in (a, b)]
+            fired = [m for m in group if m.actor in pair]
             evidence.append(PairEvidence(evidence_text, start, end, fired))
 
     @staticmethod
@@ -1109,34 +1148,68 @@ class Gazetteer:
 
     @classmethod
     def _sentence_pairs(
-        cls, text: str, mentions: list[Mention], pairs: dict[tuple[str, str], list[PairEvidence]]
+        cls,
+        text: str,
+        mentions: list[Mention],
+        pairs: dict[tuple[str, str], list[PairEvidence]],
+        names: list[str] | None = None,
     ) -> None:
         """Evidence for the pairs in each sentence, found in the lines holding two actors or
-        more. Mentions come in the order of the text: each line's ends are looked for once,
-        and its sentences and mentions are walked together."""
+        more (``names``: the mentions' actors, if known). Mentions come in the order of the
+        text: each line's ends are looked for once, and its sentences (up to the one holding
+        its last mention) and mentions are walked together."""
         starts = [m.start for m in mentions]
-        actors = [m.actor for m in mentions]
+        actors = [m.actor for m in mentions] if names is None else names
+        find, bisect_left, bisect_right = text.find, bisect.bisect_left, bisect.bisect_right
+        marks: list[int] | None = None  # (looked for when a line is first split)
         i, count = 0, len(mentions)
         while i < count:
             first = starts[i]
-            line_end = text.find("\n", first)
+            line_end = find("\n", first)
             if line_end == -1:
                 line_end = len(text)
-            j = i + 1
-            while j < count and starts[j] <= line_end:
-                j += 1
-            if actors[i:j].count(actors[i]) < j - i:  # two actors or more in the line
+            j = bisect_right(starts, line_end, i + 1)
+            # Two actors or more in the line? (Its first and last mentions' tell, mostly.)
+            if j - i >= 2 and (actors[i] != actors[j - 1] or actors[i:j].count(actors[i]) < j - i):
                 line_start = text.rfind("\n", 0, first) + 1
+                if marks is None:
+                    marks = other_marks(text)
+                full_stops = not marks or only_full_stops(marks, line_start, line_end)
+                lo = line_start
                 k = i
-                for start, end in sentences_between(text, line_start, line_end):
-                    while k < j and starts[k] < start:
-                        k += 1  # (between sentences: in none)
-                    h = k
-                    while h < j and starts[h] < end:
-                        h += 1
-                    if h - k >= 2 and actors[k:h].count(actors[k]) < h - k:
-                        cls._record(pairs, text, start, end, mentions[k:h])
+                for hi in sentence_ends(text, line_start, line_end, starts[j - 1], full_stops):
+                    # The mentions in text[lo:hi], a sentence with the white space after it
+                    # (and, first in its line, before it).
+                    h = bisect_left(starts, hi, k, j)
+                    if h - k >= 2 and (
+                        actors[k] != actors[h - 1] or actors[k:h].count(actors[k]) < h - k
+                    ):
+                        # The sentence trimmed as ``sentences`` trims it; a mention in the
+                        # white space around it is in none (and white space alone holds
+                        # none: start and end are then both hi).
+                        chunk = text[lo:hi]
+                        sentence = chunk.strip()
+                        start = lo if not chunk[0].isspace() else hi - len(chunk.lstrip())
+                        end = start + len(sentence)
+                        a, b = k, h
+                        while a < b and starts[a] < start:
+                            a += 1
+                        while b > a and starts[b - 1] >= end:
+                            b -= 1
+                        if b - a == 2 and actors[a] != actors[a + 1]:
+                            # The commonest sentence with a pair, two mentions of two
+                            # actors, recorded here as ``_record`` would record it.
+                            x, y = actors[a], actors[a + 1]
+                            key = (x, y) if x < y else (y, x)
+                            evidence = pairs.get(key)
+                            if evidence is None:
+                                pairs[key] = [PairEvidence(sentence, start, end, mentions[a:b])]
+                            elif evidence[-1].start != start:
+                                evidence.append(PairEvidence(sentence, start, end, mentions[a:b]))
+                        else:
+                            cls._record(pairs, sentence, start, end, mentions[a:b], actors[a:b])
                     k = h
+                    lo = hi
             i = j
 
 

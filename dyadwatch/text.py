@@ -6,6 +6,7 @@ Documents are normalised once, when they are stored, so every offset dyadwatch r
 
 from __future__ import annotations
 
+import bisect
 import re
 import unicodedata
 
@@ -204,6 +205,43 @@ _SENTENCE_STARTERS = frozenset(
 # pattern opens with the mark itself, not the look-behind, so the engine skips ahead to the
 # next mark instead of trying every position ("(?<!M)M++" and "M(?<!MM)M*+" match alike).
 _BOUNDARY = re.compile(r"[.!?…؟。](?<![.!?…؟。]{2})[.!?…؟。]*+[\"')\]]*+\s+")
+# What the splitter searches for: the boundaries not followed by a lower-case ASCII letter.
+# A boundary followed by a lower-case letter never ends a sentence, so leaving it to the
+# engine changes nothing: the attempt fails as a whole (every quantifier is possessive, so
+# "\s++" takes all the white space as "\s+" does and cannot give some back to please the
+# look-ahead), and no boundary can start inside it (its marks after the first, closers and
+# white space start none), so the engine goes on to the boundary a plain search finds next.
+_BREAK = re.compile(r"[.!?…؟。](?<![.!?…؟。]{2})[.!?…؟。]*+[\"')\]]*+\s++(?![a-z])")
+# The same for a line whose only marks are full stops, as are nearly all: there every
+# boundary opens with a full stop, so both patterns find the same ones, and a pattern
+# opening with one character is searched for many times faster than one opening with a
+# set of characters.
+_FULL_STOP_BREAK = re.compile(r"\.(?<![.!?…؟。]{2})[.!?…؟。]*+[\"')\]]*+\s++(?![a-z])")
+# The marks that end sentences besides the full stop.
+_OTHER_MARKS = "!?…؟。"
+# An abbreviation, "no"/"nos" or an initial is never longer than this; nor is its lower
+# case form (lower-casing never makes a string shorter).
+_LONGEST_ABBREVIATION = max(map(len, ABBREVIATIONS | {"no", "nos"}))
+
+
+def other_marks(text: str) -> list[int]:
+    """Where ``text`` holds a mark ending sentences other than the full stop, in order:
+    a line none of them is in can be split with the faster pattern (``full_stops``)."""
+    found: list[int] = []
+    for mark in _OTHER_MARKS:
+        if mark in text:  # (much cheaper than a first ``find`` that finds nothing)
+            at = text.find(mark)
+            while at != -1:
+                found.append(at)
+                at = text.find(mark, at + 1)
+    found.sort()
+    return found
+
+
+def only_full_stops(marks: list[int], lo: int, hi: int) -> bool:
+    """Whether ``text[lo:hi]`` holds none of the marks ``marks = other_marks(text)``."""
+    i = bisect.bisect_left(marks, lo)
+    return i == len(marks) or marks[i] >= hi
 
 
 def sentences(text: str) -> list[tuple[int, int]]:
@@ -215,10 +253,20 @@ def sentences(text: str) -> list[tuple[int, int]]:
     initialisms (U.S.) unless the next word is a typical sentence opener.
     """
     spans: list[tuple[int, int]] = []
-    pos = 0
-    for line in text.split("\n"):
-        spans.extend(line_sentences(line, pos))
-        pos += len(line) + 1
+    marks = other_marks(text)
+    size = len(text)
+    lo = 0
+    while lo <= size:
+        hi = text.find("\n", lo)
+        if hi == -1:
+            hi = size
+        if lo < hi:
+            full_stops = not marks or only_full_stops(marks, lo, hi)
+            start = lo
+            for end in sentence_ends(text, lo, hi, hi, full_stops):
+                _add(spans, text, 0, start, end)
+                start = end
+        lo = hi + 1
     return spans
 
 
@@ -229,41 +277,72 @@ def line_sentences(line: str, offset: int = 0) -> list[tuple[int, int]]:
     return sentences_between(line, 0, len(line), offset)
 
 
-def sentences_between(text: str, lo: int, hi: int, offset: int = 0) -> list[tuple[int, int]]:
+def sentences_between(
+    text: str, lo: int, hi: int, offset: int = 0, full_stops: bool = False
+) -> list[tuple[int, int]]:
     """The sentences of ``text[lo:hi]``, a line holding something else than white space
     (no newline inside), as offsets into ``text`` shifted by ``offset``; the line is not
-    copied. (The boundary pattern only looks at the line: what it examines before ``lo`` is
-    a newline or nothing, and neither is a mark; ``hi`` ends the text for it.)"""
+    copied. ``full_stops`` is as for ``sentence_ends``."""
     spans: list[tuple[int, int]] = []
     start = lo
-    for m in _BOUNDARY.finditer(text, lo, hi):
-        end = m.end()
+    for end in sentence_ends(text, lo, hi, hi, full_stops):
+        _add(spans, text, offset, start, end)
+        start = end
+    return spans
+
+
+def sentence_ends(text: str, lo: int, hi: int, until: int, full_stops: bool = False) -> list[int]:
+    """Where the sentences of ``text[lo:hi]``, a line (no newline inside), end, white space
+    included: each runs from ``lo`` or the end of the one before to its end, the last one
+    to ``hi``. The list stops at the first end beyond ``until``. ``full_stops`` tells that
+    the line holds no mark but the full stop (``only_full_stops``), to search it faster.
+    (The boundary pattern only looks at the line: what it examines before ``lo`` is a
+    newline or nothing, and neither is a mark; ``hi`` ends the text for it.)"""
+    ends: list[int] = []
+    search = (_FULL_STOP_BREAK if full_stops else _BREAK).search
+    start = pos = lo
+    # (A loop of searches, each from where the last match ended, finds what ``finditer``
+    # finds, with less work per match.)
+    while (m := search(text, pos, hi)) is not None:
+        end = pos = m.end()
         if end >= hi:
             break
         mark = m.start()
-        # The first character of the next word (the boundary took all the white space).
-        following = text[end]
         if text[mark] == ".":
             # The word before the mark, found without copying the rest of the line (which
-            # would make long lines quadratic).
-            token = text[max(text.rfind(" ", start, mark) + 1, start) : mark + 1]
-            bare = token.rstrip(".").lstrip("\"'([").lower()
-            if bare in ABBREVIATIONS or (len(bare) == 1 and bare.isalpha()):
-                continue
-            if following.isdigit() and bare in ("no", "nos"):  # "No. 10 Downing Street"
-                continue
-            # (An initialism ends "X.Y.": the pattern is only tried on such tokens.)
-            if len(token) >= 4 and token[-3] == "." and _INITIALISM.search(token):
+            # would make long lines quadratic); the mark is the first of its run, so the
+            # word ends with no other full stop to strip.
+            first = text.rfind(" ", start, mark) + 1
+            if first < start:
+                first = start
+            word = text[first:mark].lstrip("\"'([")
+            if len(word) <= _LONGEST_ABBREVIATION:  # (a longer word is none of these)
+                bare = word.lower()
+                if bare in ABBREVIATIONS or (len(bare) == 1 and bare.isalpha()):
+                    continue
+                if bare in ("no", "nos") and text[end].isdigit():  # "No. 10 Downing Street"
+                    continue
+            # (An initialism ends "X.Y.": the pattern is only tried on such words.)
+            if (
+                mark - first >= 3
+                and text[mark - 2] == "."
+                and _INITIALISM.search(text[first : mark + 1])
+            ):
                 space = text.find(" ", end, hi)
                 nxt = text[end : space if space != -1 else hi]
                 if nxt.strip("\"'(") not in _SENTENCE_STARTERS:
                     continue
-        if following.islower():
+        # The first character of the next word (the boundary took all the white space):
+        # the pattern has already ruled out a lower-case ASCII letter.
+        following = text[end]
+        if following > "\x7f" and following.islower():
             continue
-        _add(spans, text, offset, start, end)
+        ends.append(end)
+        if end > until:
+            return ends
         start = end
-    _add(spans, text, offset, start, hi)
-    return spans
+    ends.append(hi)
+    return ends
 
 
 def _add(spans: list[tuple[int, int]], text: str, offset: int, start: int, end: int) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+import random
 import re
 from datetime import date
 from pathlib import Path
@@ -13,6 +15,7 @@ from dyadwatch.actors import (
     Gazetteer,
     GazetteerError,
     Mention,
+    PairEvidence,
     _always_tried,
     _cues,
     _make_tuple,
@@ -84,6 +87,68 @@ def test_window_pairs_neighbouring_sentences(gazetteer: Gazetteer) -> None:
     text = "Russia sent a note. Israel replied."
     assert gazetteer.detect(text).pairs == {}
     assert list(gazetteer.detect(text, window=2).pairs) == [("ISR", "RUS")]
+
+
+class _Given(Gazetteer):
+    """A gazetteer whose ``find_mentions`` returns the mentions it was given."""
+
+    def __init__(self, mentions: list[Mention]) -> None:  # (no gazetteer data needed)
+        self.given = mentions
+
+    def find_mentions(self, text: str, when: date | None = None) -> tuple[list[Mention], list]:
+        return list(self.given), []
+
+
+def _plain_pairs(text: str, mentions: list[Mention], window: int) -> dict:
+    """Sentence pairs written plainly: every line split by the plain splitter, every mention
+    put in the sentence its start is in, every group of ``window`` sentences recorded."""
+    from tests.test_text import _plain_line_sentences
+
+    spans: list[tuple[int, int]] = []
+    pos = 0
+    for line in text.split("\n"):
+        spans += _plain_line_sentences(line, pos)
+        pos += len(line) + 1
+    groups = [[m for m in mentions if s <= m.start < e] for s, e in spans]
+    pairs: dict[tuple[str, str], list[PairEvidence]] = {}
+    for i in range(len(spans)):
+        last = min(i + window, len(spans)) - 1
+        group = [m for g in groups[i : last + 1] for m in g]
+        present = sorted({m.actor for m in group})
+        if not groups[i] or len(present) < 2:
+            continue
+        start, end = spans[i][0], spans[last][1]
+        for a, b in itertools.combinations(present, 2):
+            evidence = pairs.setdefault((a, b), [])
+            if not evidence or evidence[-1].start != start:
+                fired = [m for m in group if m.actor in (a, b)]
+                evidence.append(PairEvidence(text[start:end], start, end, fired))
+    return dict(sorted(pairs.items()))
+
+
+def test_pairs_are_those_of_the_plain_form() -> None:
+    """Sentence pairing takes short cuts (lines with one actor are not split, a line is split
+    only up to its last mention, sentences are trimmed only when they hold a pair, the
+    commonest groups are recorded without the general loop): random lines with random
+    mentions, some in white space or sharing a start, must pair as the plain form does."""
+    from tests.test_text import _random_line
+
+    rng = random.Random(17)
+    names = ["AAA", "BBB", "CCC", "DDD"]
+    for _ in range(3000):
+        lines = [_random_line(rng) for _ in range(rng.randint(1, 5))]
+        lines = [rng.choice(["", " ", "\t"]) + line for line in lines]
+        text = "\n".join(lines)
+        places = [n for n in range(len(text)) if text[n] != "\n"]
+        mentions = []
+        for start in sorted(rng.sample(places, min(len(places), rng.randint(0, 9)))):
+            for actor in rng.sample(names, rng.choice([1, 1, 1, 1, 2])):
+                mentions.append(Mention(actor, "x", "name", start, start + 1, text[start]))
+        for window in (1, 2, 3):
+            expected = _plain_pairs(text, mentions, window)
+            pairs = _Given(mentions).detect(text, window=window).pairs
+            assert list(pairs) == list(expected), (text, mentions, window)
+            assert pairs == expected, (text, mentions, window)
 
 
 def test_longest_alias_wins(gazetteer: Gazetteer) -> None:

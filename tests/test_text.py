@@ -9,12 +9,17 @@ import pytest
 
 from dyadwatch.text import (
     _BOUNDARY,
+    _BREAK,
+    _FULL_STOP_BREAK,
     _INITIALISM,
     _SENTENCE_STARTERS,
     ABBREVIATIONS,
     line_sentences,
     lower_copy,
     normalise,
+    only_full_stops,
+    other_marks,
+    sentence_ends,
     sentences,
     sentences_between,
 )
@@ -80,9 +85,14 @@ def test_boundary_pattern_matches_where_the_plain_form_does() -> None:
         "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 24))) for _ in range(20000)
     ]
     for text in texts:
-        assert [m.span() for m in _BOUNDARY.finditer(text)] == [
-            m.span() for m in plain.finditer(text)
-        ], text
+        spans = [m.span() for m in plain.finditer(text)]
+        assert [m.span() for m in _BOUNDARY.finditer(text)] == spans, text
+        # The splitter's patterns leave out the boundaries followed by a lower-case ASCII
+        # letter; the one for lines without marks but full stops finds the same there.
+        kept = [(s, e) for s, e in spans if not "a" <= text[e : e + 1] <= "z"]
+        assert [m.span() for m in _BREAK.finditer(text)] == kept, text
+        if not any(mark in text for mark in _OTHER):
+            assert [m.span() for m in _FULL_STOP_BREAK.finditer(text)] == kept, text
 
 
 def _plain_line_sentences(line: str, offset: int = 0) -> list[tuple[int, int]]:
@@ -120,21 +130,72 @@ def _plain_line_sentences(line: str, offset: int = 0) -> list[tuple[int, int]]:
     return spans
 
 
+# Words the segmentation tests build lines from: abbreviations of every length (a longer
+# word skips the abbreviation tests), initials and initialisms, each mark, closers, white
+# space other than spaces, and words starting with a lower-case letter outside ASCII.
+_WORDS = ["Mr.", "U.S.", "No.", "no.", "10", "J.", "the", "The", "It", "e.g.", "A.B.C."]
+_WORDS += ["(U.S.)", '"Yes."', "ok!", "why?", "Gen.", "x.", "…", "؟", "。", "Россия."]
+_WORDS += ['"The', "(The", "St.", "nos.", "5", "U.S.A.", "  ", "\t", "\u00a0", "."]
+_WORDS += ["Prof.", "Sept.", "approx.", "Messrs.", "talks.", "officials.", "état", "Éric"]
+_WORDS += ["said.)", "end.\t", '"(Dr.', "..", "?!", "a.b.", "x.\u00a0Mr."]
+_OTHER = "!?…؟。"
+
+
+def _random_line(rng: random.Random) -> str:
+    return " ".join(rng.choice(_WORDS) for _ in range(rng.randint(0, 12)))
+
+
 def test_line_sentences_split_like_the_plain_form() -> None:
-    words = ["Mr.", "U.S.", "No.", "no.", "10", "J.", "the", "The", "It", "e.g.", "A.B.C."]
-    words += ["(U.S.)", '"Yes."', "ok!", "why?", "Gen.", "x.", "…", "؟", "。", "Россия."]
-    words += ['"The', "(The", "St.", "nos.", "5", "U.S.A.", "  ", "\t", "\u00a0", "."]
     rng = random.Random(11)
     for _ in range(20000):
-        line = " ".join(rng.choice(words) for _ in range(rng.randint(0, 12)))
+        line = _random_line(rng)
         expected = _plain_line_sentences(line, 7)
         assert line_sentences(line, 7) == expected, line
         if line.strip():
             # The same line inside a text, not copied out of it.
             before = rng.choice(["", "Mr. X.\n", "U.S.\n", "...\n"])
             text = before + line + rng.choice(["", "\n", "\nThe end. It was."])
-            spans = sentences_between(text, len(before), len(before) + len(line), 7)
-            assert spans == [(s + len(before), e + len(before)) for s, e in expected], text
+            lo, hi = len(before), len(before) + len(line)
+            moved = [(s + lo, e + lo) for s, e in expected]
+            assert sentences_between(text, lo, hi, 7) == moved, text
+            if not any(mark in line for mark in _OTHER):
+                # The faster pattern for lines whose only marks are full stops.
+                assert sentences_between(text, lo, hi, 7, full_stops=True) == moved, text
+
+
+def test_sentence_ends_stop_after_the_first_end_beyond_until() -> None:
+    rng = random.Random(12)
+    for _ in range(5000):
+        line = _random_line(rng)
+        text = "x\n" + line + "\ny"
+        lo, hi = 2, 2 + len(line)
+        full_stops = not any(mark in line for mark in _OTHER)
+        ends = sentence_ends(text, lo, hi, hi, full_stops)
+        assert ends[-1] == hi
+        until = rng.randint(lo, hi)
+        cut = next(n for n, end in enumerate(ends) if end > until or end == hi)
+        assert sentence_ends(text, lo, hi, until, full_stops) == ends[: cut + 1], (line, until)
+
+
+def test_sentences_of_a_text_are_those_of_its_lines() -> None:
+    """``sentences`` picks the faster pattern line by line, from where the text holds marks
+    other than full stops; it must split every line as the plain form does."""
+    rng = random.Random(13)
+    for _ in range(3000):
+        lines = [_random_line(rng) for _ in range(rng.randint(1, 6))]
+        text = "\n".join(lines)
+        expected: list[tuple[int, int]] = []
+        pos = 0
+        for line in lines:
+            expected += _plain_line_sentences(line, pos)
+            pos += len(line) + 1
+        assert sentences(text) == expected, text
+        marks = other_marks(text)
+        assert marks == [n for n, ch in enumerate(text) if ch in _OTHER]
+        lo = rng.randint(0, len(text))
+        hi = rng.randint(lo, len(text))
+        holds = any(mark in text[lo:hi] for mark in _OTHER)
+        assert only_full_stops(marks, lo, hi) is not holds, (text, lo, hi)
 
 
 def test_lower_copy_is_the_lower_case_text() -> None:
