@@ -223,6 +223,10 @@ def _spells(word: str, alias: Alias) -> bool:
     )
 
 
+# Characters that are not word characters (see ``_is_word``), the commonest next to words.
+_BREAKS = frozenset(" \n\t.,;:!?'\"()[]{}-/–—…")
+
+
 def _is_word(ch: str) -> bool:
     """What ``\\w`` matches: letters, digits and the underscore."""
     return ch.isalnum() or ch == "_"
@@ -788,8 +792,10 @@ class Gazetteer:
         append = out.append
         spots_of = words.get
         n = len(text)
+        breaks = _BREAKS
         # The word-character tests are ``_is_word`` written out: this loop runs for every
         # occurrence of every alias, and a function call costs as much as the test itself.
+        # Most aliases are next to a space or a mark, which the set tells at once.
         for found, meanings in matcher.search.utf8_searches(haystack, chars, others):
             for i, start, end in found:
                 word, literal, stems = meanings[i]
@@ -803,9 +809,11 @@ class Gazetteer:
                         continue
                 if start:
                     ch = text[start - 1]
-                    if ch.isalnum() or ch == "_":
+                    if ch not in breaks and (ch.isalnum() or ch == "_"):
                         continue
-                if literal and (end == n or not ((ch := text[end]).isalnum() or ch == "_")):
+                if literal and (
+                    end == n or (ch := text[end]) in breaks or not (ch.isalnum() or ch == "_")
+                ):
                     for order, alias in literal:
                         append((start, -end, order, alias))
                 if stems:

@@ -476,3 +476,9 @@ def test_automata_outside_ascii_are_skipped_only_where_they_cannot_match(
     monkeypatch.setattr(Gazetteer, "_hits", staticmethod(every_automaton))
     assert [gazetteer.find_mentions(t) for t in texts] == skipping
     assert sum(len(m) for m, _ in skipping) > 100
+
+
+def test_the_common_breaks_are_no_word_characters() -> None:
+    from dyadwatch.actors import _BREAKS, _is_word
+
+    assert _BREAKS and not any(_is_word(ch) for ch in _BREAKS)
