@@ -37,7 +37,7 @@ try:  # The regular-expression parser, to find the words a guard cannot match wi
 except ImportError:  # pragma: no cover - guards are then tried wherever they may apply
     _sre = _sre_parse = None
 
-from dyadwatch.automata import ScriptAutomata
+from dyadwatch.automata import ScriptAutomata, marks
 from dyadwatch.text import (
     lower_copy,
     lower_utf8,
@@ -779,14 +779,15 @@ class Gazetteer:
         haystack: bytes,
         chars: str | None = None,
         others: bool = True,
+        data: bytes | None = None,
     ) -> tuple[list[tuple[int, int, int, int]], dict[int, list[tuple[int, int]]]]:
         """Alias occurrences with word boundaries on both sides (stems run to the word's
         end) as (start, -end, order, alias number): sorted, the longest match at each
         place comes first. And where the other words occur, as (start, end) per number in
-        ``matcher.words``. ``haystack`` is the UTF-8 of the text (or of its lower-cased
-        copy, as long in characters), ``chars`` the text it encodes (or one whose characters
-        take as many bytes each; None if it is ASCII); ``others`` false: the patterns outside ASCII cannot match (the text holds
-        none of their characters)."""
+        ``matcher.words``. ``haystack`` is the ``automata.marks`` of the text (or of its
+        lower-cased copy, as long), ``chars`` that text (None if it is ASCII) and ``data``
+        its UTF-8, needed only for the patterns outside ASCII; ``others`` false: those
+        cannot match (the text holds none of their characters)."""
         out: list[tuple[int, int, int, int]] = []
         words: dict[int, list[tuple[int, int]]] = {}
         append = out.append
@@ -796,7 +797,7 @@ class Gazetteer:
         # The word-character tests are ``_is_word`` written out: this loop runs for every
         # occurrence of every alias, and a function call costs as much as the test itself.
         # Most aliases are next to a space or a mark, which the set tells at once.
-        for found, meanings in matcher.search.utf8_searches(haystack, chars, others):
+        for found, meanings in matcher.search.text_searches(haystack, chars, data, others):
             for i, start, end in found:
                 word, literal, stems = meanings[i]
                 if word >= 0:
@@ -942,18 +943,32 @@ class Gazetteer:
         # Patterns outside ASCII are searched only where their characters are: in the text
         # (or, lower-cased, in its lower-cased copy).
         data, rest = utf8(text)
-        chars = text if rest else None
-        raw, cased_words = self._hits(
-            self._cased, text, data, chars, self._cased.search.in_text(rest)
-        )
-        lowered, alike = lower_utf8(text)
-        folded_hits, folded_words = self._hits(
-            self._folded,
-            text,
-            lowered,
-            chars if alike or chars is None else lower_copy(text),
-            self._folded.search.in_lowered(rest),
-        )
+        cased_others = self._cased.search.in_text(rest)
+        folded_others = self._folded.search.in_lowered(rest)
+        if not rest:
+            raw, cased_words = self._hits(self._cased, text, data, None, cased_others, data)
+            lowered = data.lower()
+            folded_hits, folded_words = self._hits(
+                self._folded, text, lowered, None, folded_others, lowered
+            )
+        else:
+            marked = marks(text)
+            raw, cased_words = self._hits(self._cased, text, marked, text, cased_others, data)
+            # The lower-cased copy: its marks are the text's lower-cased where lower-casing
+            # changes only A-Z (as in most texts; "İ", for one, becomes "i").
+            if rest.lower() == rest:
+                low_marked, low_text = marked.lower(), text
+            else:
+                low_text = lower_copy(text)
+                low_marked = marks(low_text)
+            folded_hits, folded_words = self._hits(
+                self._folded,
+                text,
+                low_marked,
+                low_text,
+                folded_others,
+                lower_utf8(text)[0] if folded_others else None,
+            )
         raw += folded_hits
         # Where matches overlap, the longest wins ("Israel Defense Forces" over "Israel").
         raw.sort()

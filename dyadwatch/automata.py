@@ -6,10 +6,12 @@ automaton over all patterns takes three times the memory of the ASCII patterns' 
 a search is slowed down by its reads from memory more than by anything.) The DFA form
 takes longer to build and more memory, and searches several times faster than the default.
 
-Texts are searched as UTF-8 bytes, and the offsets of the matches turned into character
-offsets here (``char_offsets``): the library's search of a string does that by mapping
-every byte of the text, eight bytes of memory each, and a text holds a hundred times as
-many bytes as matches.
+Texts are searched as bytes. The ASCII patterns are looked for in the text with every
+other character written "?" (``marks``): one byte per character, so the offsets of the
+matches are the characters' (no such pattern holds a "?"). The others are looked for in the
+text's UTF-8, and the offsets of their few matches turned into characters' here
+(``char_offsets``). (The library's search of a string maps every byte of the text to its
+character, eight bytes of memory each, for a hundred times fewer matches.)
 """
 
 from __future__ import annotations
@@ -25,6 +27,12 @@ V = TypeVar("V")
 # A search's matches as (pattern number within its automaton, start, end), with the values
 # of that automaton's patterns in the same order.
 Search = tuple[Iterable[tuple[int, int, int]], tuple[Any, ...]]
+
+
+def marks(text: str) -> bytes:
+    """``text`` with one byte per character: ASCII characters as they are, every other
+    character (lone surrogates too) "?"."""
+    return text.encode("ascii", "replace")
 
 
 def char_offsets(
@@ -60,9 +68,10 @@ def char_offsets(
 @dataclass(frozen=True)
 class ScriptAutomata(Generic[V]):
     """Automata over ``patterns``, each pattern carrying a value (its number, its role…):
-    ``latin`` searches the UTF-8 of texts for the ASCII patterns; ``other`` for the
-    patterns outside ASCII, whose characters are ``other_chars`` and whose lengths in
-    characters are ``other_lengths``."""
+    ``latin`` searches the ``marks`` of texts for the ASCII patterns; ``other`` their UTF-8
+    for the others, whose characters outside ASCII are ``other_chars`` and whose lengths in
+    characters are ``other_lengths``. (An ASCII pattern holding "?" is one of the others:
+    then ``other_anywhere``, they are searched in every text.)"""
 
     latin: Any
     latin_values: tuple[V, ...]
@@ -70,12 +79,13 @@ class ScriptAutomata(Generic[V]):
     other_values: tuple[V, ...]
     other_lengths: tuple[int, ...]
     other_chars: frozenset[str]
+    other_anywhere: bool = False
 
     @classmethod
     def build(cls, patterns: Sequence[str], values: Sequence[V]) -> ScriptAutomata[V]:
         dfa = ahocorasick_rs.Implementation.DFA
-        latin = [i for i, p in enumerate(patterns) if p.isascii()]
-        other = [i for i, p in enumerate(patterns) if not p.isascii()]
+        latin = [i for i, p in enumerate(patterns) if p.isascii() and "?" not in p]
+        other = [i for i, p in enumerate(patterns) if not p.isascii() or "?" in p]
         return cls(
             latin=ahocorasick_rs.BytesAhoCorasick(
                 [patterns[i].encode() for i in latin], implementation=dfa
@@ -91,12 +101,13 @@ class ScriptAutomata(Generic[V]):
             other_values=tuple(values[i] for i in other),
             other_lengths=tuple(len(patterns[i]) for i in other),
             other_chars=frozenset(c for i in other for c in patterns[i] if not c.isascii()),
+            other_anywhere=any(patterns[i].isascii() for i in other),
         )
 
     def in_text(self, rest: str) -> bool:
         """Whether the patterns outside ASCII can match in a text whose characters outside
         ASCII are ``rest``."""
-        return not self.other_chars.isdisjoint(rest)
+        return self.other_anywhere or not self.other_chars.isdisjoint(rest)
 
     def in_lowered(self, rest: str) -> bool:
         """Whether they can match in the lower-cased copy of such a text: it holds the lower
@@ -104,27 +115,37 @@ class ScriptAutomata(Generic[V]):
         (``rest.lower()`` holds the lower case of each character of ``rest``, but for "Σ",
         whose lower case it gives by its place in ``rest``.)"""
         chars = self.other_chars
-        return not chars.isdisjoint(rest.lower()) or ("Σ" in rest and not chars.isdisjoint("σς"))
+        return (
+            self.other_anywhere
+            or not chars.isdisjoint(rest.lower())
+            or ("Σ" in rest and not chars.isdisjoint("σς"))
+        )
 
     def searches(self, haystack: str, others: bool = True) -> list[Search]:
         """Every (overlapping) occurrence of every pattern in ``haystack``, one search per
         automaton that can match; ``others`` false leaves the patterns outside ASCII out
         (the caller knows the haystack holds none of their characters)."""
         if haystack.isascii():
-            return self.utf8_searches(haystack.encode(), None, others)
-        return self.utf8_searches(haystack.encode("utf-8", "surrogatepass"), haystack, others)
+            data = haystack.encode()
+            return self.text_searches(data, None, data, others)
+        data = haystack.encode("utf-8", "surrogatepass") if others else None
+        return self.text_searches(marks(haystack), haystack, data, others)
 
-    def utf8_searches(self, data: bytes, text: str | None, others: bool = True) -> list[Search]:
-        """``searches`` of a text given as its UTF-8 ``data``, with offsets in characters:
-        ``text`` is the text (or one whose characters take as many bytes each), None if
-        it is ASCII."""
+    def text_searches(
+        self, marked: bytes, text: str | None, data: bytes | None, others: bool = True
+    ) -> list[Search]:
+        """``searches`` of a text given as its ``marks`` and its UTF-8 ``data`` (needed
+        only if ``others``): ``text`` is the text (or one whose characters take as many
+        bytes each in UTF-8), None if it is ASCII."""
         found: list[Search] = []
         if self.latin is not None:
-            matches = self.latin.find_matches_as_indexes(data, overlapping=True)
-            if text is not None:
-                matches = char_offsets(matches, text, data)
-            found.append((matches, self.latin_values))
-        if others and text is not None and self.other is not None:
+            found.append(
+                (self.latin.find_matches_as_indexes(marked, overlapping=True), self.latin_values)
+            )
+        searched = text is not None or self.other_anywhere
+        if others and searched and self.other is not None and data is not None:
             matches = self.other.find_matches_as_indexes(data, overlapping=True)
-            found.append((char_offsets(matches, text, data, self.other_lengths), self.other_values))
+            if text is not None:
+                matches = char_offsets(matches, text, data, self.other_lengths)
+            found.append((matches, self.other_values))
         return found

@@ -25,6 +25,7 @@ from dyadwatch.actors import (
     _spells,
     load_gazetteer,
 )
+from dyadwatch.automata import marks
 from dyadwatch.text import normalise
 
 CASES = Path(__file__).parent / "cases" / "actors.txt"
@@ -366,16 +367,23 @@ def test_cues_found_from_the_automata(gazetteer: Gazetteer) -> None:
     hits = 0
     for text in texts:
         lowered = text.replace("İ", "I").lower()
-        # (The texts are searched as UTF-8, offsets turned into characters' by the text.)
+        # (The texts are searched as their marks and their UTF-8.)
         plain = None if text.isascii() else text
         found = (
             gazetteer._occurrences(
                 gazetteer._cased,
-                gazetteer._hits(gazetteer._cased, text, text.encode(), plain)[1],
+                gazetteer._hits(gazetteer._cased, text, marks(text), plain, True, text.encode())[1],
             ),
             gazetteer._occurrences(
                 gazetteer._folded,
-                gazetteer._hits(gazetteer._folded, text, lowered.encode(), plain and lowered)[1],
+                gazetteer._hits(
+                    gazetteer._folded,
+                    text,
+                    marks(lowered),
+                    plain and lowered,
+                    True,
+                    lowered.encode(),
+                )[1],
             ),
         )
         for cues in rules:
@@ -470,8 +478,10 @@ def test_automata_outside_ascii_are_skipped_only_where_they_cannot_match(
     skipping = [gazetteer.find_mentions(t) for t in texts]
     hits = Gazetteer._hits
 
-    def every_automaton(matcher, text, haystack, chars=None, others=True):  # noqa: ANN001, ANN202
-        return hits(matcher, text, haystack, chars, True)
+    def every_automaton(matcher, text, haystack, chars=None, others=True, data=None):  # noqa: ANN001, ANN202
+        # (The UTF-8 the patterns outside ASCII are searched in, made here if not given.)
+        data = haystack if chars is None else chars.encode("utf-8", "surrogatepass")
+        return hits(matcher, text, haystack, chars, True, data)
 
     monkeypatch.setattr(Gazetteer, "_hits", staticmethod(every_automaton))
     assert [gazetteer.find_mentions(t) for t in texts] == skipping

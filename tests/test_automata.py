@@ -20,6 +20,8 @@ PATTERNS = [
     "çé",
     "Kyiv 🇺🇦",
     "—",
+    "why?",
+    "a?",
 ]
 
 
@@ -44,7 +46,21 @@ def searched(automata: ScriptAutomata[str], text: str) -> list[tuple[str, int, i
 
 def test_matches_are_at_character_offsets_in_any_script() -> None:
     automata = ScriptAutomata.build(PATTERNS, PATTERNS)
-    pieces = [*PATTERNS, " ", "a", "ü", "€", "𝐀", "\ud800", "İ", "Σ", "ß", "\n", "Ukraine—Israel"]
+    pieces = [
+        *PATTERNS,
+        " ",
+        "a",
+        "?",
+        "ü",
+        "€",
+        "𝐀",
+        "\ud800",
+        "İ",
+        "Σ",
+        "ß",
+        "\n",
+        "Ukraine—Israel",
+    ]
     rng = random.Random(7)
     texts = ["", "Russia", "Россия — Israel", "ééé çé", "🇺🇦 Kyiv 🇺🇦 Kyiv 🇺🇦"]
     texts += ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 40))) for _ in range(2000)]
@@ -78,3 +94,17 @@ def check_skipping(automata: ScriptAutomata[str]) -> None:
         assert automata.in_text(rest) == any(ch in automata.other_chars for ch in text), text
         seen[possible] += 1
     assert min(seen.values()) > 50
+
+
+def test_ascii_patterns_holding_a_question_mark_are_looked_for_in_every_text() -> None:
+    # (Texts are searched with "?" for every character outside ASCII: such patterns are
+    # searched in the text's UTF-8 instead, whatever characters it holds.)
+    patterns = ["why?", "Russia"]
+    automata = ScriptAutomata.build(patterns, patterns)
+    for text in ("why? Russia", "é why? Russia", "whé Russia", "Россия why?"):
+        rest = "".join(ch for ch in text if not ch.isascii())
+        assert automata.in_text(rest) and automata.in_lowered(rest)
+        found = automata.searches(text, automata.in_text(rest))
+        assert sorted((values[i], s, e) for f, values in found for i, s, e in f) == plain(
+            text, patterns
+        ), text
