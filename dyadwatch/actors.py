@@ -37,10 +37,11 @@ try:  # The regular-expression parser, to find the words a guard cannot match wi
 except ImportError:  # pragma: no cover - guards are then tried wherever they may apply
     _sre = _sre_parse = None
 
-from dyadwatch.automata import ScriptAutomata, marks
+from dyadwatch.automata import COMPILED, ScriptAutomata, marks
 from dyadwatch.text import (
+    _SENTENCE_STARTERS,
+    ABBREVIATIONS,
     lower_copy,
-    lower_utf8,
     only_full_stops,
     other_marks,
     sentence_ends,
@@ -49,6 +50,9 @@ from dyadwatch.text import (
 )
 
 _FAST_YAML = hasattr(yaml, "CSafeLoader")
+
+# What the compiled sentence splitter needs to know of words (see ``text.sentence_ends``).
+_SENTENCE_WORDS = (ABBREVIATIONS, _SENTENCE_STARTERS)
 
 # How far on either side of a mention a guard ("University of Washington") may reach.
 GUARD_REACH = 50
@@ -453,6 +457,106 @@ class _Spellers:
         return found
 
 
+def _scan(
+    found: Iterable[tuple[int, int, int]],
+    meanings: tuple[tuple[int, _Entries, _Entries], ...],
+    text: str,
+    out: list[tuple[int, int, int, int]],
+    words: dict[int, list[tuple[int, int]]],
+) -> None:
+    """The matches ``found`` by one search, as (pattern number, start, end), sorted out:
+    the aliases' with word boundaries on both sides (stems run to the word's end) go to
+    ``out`` as (start, -end, order, alias number); where the other words are (what guards
+    and ambiguity rules look for) to ``words``, as (start, end) by word number.
+    ``meanings`` says what each pattern is (see ``_Automaton``)."""
+    append = out.append
+    spots_of = words.get
+    n = len(text)
+    breaks = _BREAKS
+    # The word-character tests are ``_is_word`` written out: this loop runs for every
+    # occurrence of every alias, and a function call costs as much as the test itself.
+    # Most aliases are next to a space or a mark, which the set tells at once.
+    for i, start, end in found:
+        word, literal, stems = meanings[i]
+        if word >= 0:
+            spots = spots_of(word)
+            if spots is None:
+                words[word] = [(start, end)]
+            else:
+                spots.append((start, end))
+            if not (literal or stems):
+                continue
+        if start:
+            ch = text[start - 1]
+            if ch not in breaks and (ch.isalnum() or ch == "_"):
+                continue
+        if literal and (end == n or (ch := text[end]) in breaks or not (ch.isalnum() or ch == "_")):
+            for order, alias in literal:
+                append((start, -end, order, alias))
+        if stems:
+            stop = end
+            while stop < n and ((ch := text[stop]).isalnum() or ch == "_"):
+                stop += 1
+            for order, alias in stems:
+                append((start, -stop, order, alias))
+
+
+def _prepare(text: str) -> tuple[bytes, bytes, str]:
+    """``automata.marks(text)``, the same with A-Z in lower case, and the characters of
+    ``text`` outside ASCII, in order (as ``text.utf8`` gives them)."""
+    marked = marks(text)
+    return marked, marked.lower(), utf8(text)[1]
+
+
+def _select(
+    raw: list[tuple[int, int, int, int]],
+    states: dict[int, tuple[Any, ...]],
+    make_state: Callable[[int], tuple[Any, ...]],
+    text: str,
+    mention: type[Mention],
+    judge: Callable[[int, int, str, tuple[Any, ...]], Mention | None],
+) -> list[Mention]:
+    """The mentions of the alias matches ``raw`` (sorted, from ``_scan``). Where matches
+    overlap, the first, longest one wins ("Israel Defense Forces" over "Israel"); others
+    on the same span are kept only for other actors. ``states[number]`` (or, the first
+    time, ``make_state(number)``, which stores it there) is what a match of that alias
+    needs: (actor, alias text, kind, plain, …); the mention of a plain one is taken as it
+    is, the others are left to ``judge(start, end, surface, state)``, which gives the
+    mention or None."""
+    mentions: list[Mention] = []
+    append = mentions.append
+    get = states.get
+    last_start = last_end = -1
+    chosen_actors: list[str] = []
+    for start, end, _, number in raw:
+        end = -end
+        state = get(number)
+        if state is None:
+            state = make_state(number)
+        actor = state[0]
+        if start >= last_end:
+            last_start, last_end = start, end
+        elif start != last_start or end != last_end or actor in chosen_actors[-3:]:
+            continue  # (one form, two actors: both are kept)
+        chosen_actors.append(actor)
+        surface = text[start:end]
+        if state[3]:
+            append(_make_tuple(mention, (actor, state[1], state[2], start, end, surface)))
+        elif (made := judge(start, end, surface, state)) is not None:
+            append(made)
+    return mentions
+
+
+# The compiled forms of these functions, where the package was built with them (a C
+# compiler was there when it was installed); ``_scan``, ``_prepare`` and ``_select`` are
+# the reference.
+# (``sentence_pairs`` is ``Gazetteer._sentence_pairs``, in a form of its own.)
+try:
+    from dyadwatch._speedups import prepare, scan, select, sentence_pairs
+except ImportError:  # pragma: no cover - checked by tests/test_speedups.py
+    prepare, scan, select, sentence_pairs = _prepare, _scan, _select, None
+
+
 class Gazetteer:
     """Actors, aliases, guards and ambiguity rules loaded from a YAML file."""
 
@@ -790,39 +894,15 @@ class Gazetteer:
         cannot match (the text holds none of their characters)."""
         out: list[tuple[int, int, int, int]] = []
         words: dict[int, list[tuple[int, int]]] = {}
-        append = out.append
-        spots_of = words.get
-        n = len(text)
-        breaks = _BREAKS
-        # The word-character tests are ``_is_word`` written out: this loop runs for every
-        # occurrence of every alias, and a function call costs as much as the test itself.
-        # Most aliases are next to a space or a mark, which the set tells at once.
-        for found, meanings in matcher.search.text_searches(haystack, chars, data, others):
-            for i, start, end in found:
-                word, literal, stems = meanings[i]
-                if word >= 0:
-                    spots = spots_of(word)
-                    if spots is None:
-                        words[word] = [(start, end)]
-                    else:
-                        spots.append((start, end))
-                    if not (literal or stems):
-                        continue
-                if start:
-                    ch = text[start - 1]
-                    if ch not in breaks and (ch.isalnum() or ch == "_"):
-                        continue
-                if literal and (
-                    end == n or (ch := text[end]) in breaks or not (ch.isalnum() or ch == "_")
-                ):
-                    for order, alias in literal:
-                        append((start, -end, order, alias))
-                if stems:
-                    stop = end
-                    while stop < n and ((ch := text[stop]).isalnum() or ch == "_"):
-                        stop += 1
-                    for order, alias in stems:
-                        append((start, -stop, order, alias))
+        search = matcher.search
+        if search.latin is not None:
+            if COMPILED:  # (the search and the scan in one, with no list of matches between)
+                search.latin.scan(haystack, search.latin_values, text, out, words)
+            else:
+                found = search.latin.find_matches_as_indexes(haystack, overlapping=True)
+                scan(found, search.latin_values, text, out, words)
+        for found, meanings in search.text_searches(haystack, chars, data, others, latin=False):
+            scan(found, meanings, text, out, words)
         return out, words
 
     @staticmethod
@@ -942,23 +1022,21 @@ class Gazetteer:
         """All actor mentions in ``text``, with the matches that were dropped and why."""
         # Patterns outside ASCII are searched only where their characters are: in the text
         # (or, lower-cased, in its lower-cased copy).
-        data, rest = utf8(text)
+        marked, low_marked, rest = prepare(text)
         cased_others = self._cased.search.in_text(rest)
         folded_others = self._folded.search.in_lowered(rest)
-        if not rest:
-            raw, cased_words = self._hits(self._cased, text, data, None, cased_others, data)
-            lowered = data.lower()
+        if not rest:  # (ASCII: the marks are the text's UTF-8)
+            raw, cased_words = self._hits(self._cased, text, marked, None, cased_others, marked)
             folded_hits, folded_words = self._hits(
-                self._folded, text, lowered, None, folded_others, lowered
+                self._folded, text, low_marked, None, folded_others, low_marked
             )
         else:
-            marked = marks(text)
+            data = text.encode("utf-8", "surrogatepass") if cased_others else None
             raw, cased_words = self._hits(self._cased, text, marked, text, cased_others, data)
-            # The lower-cased copy: its marks are the text's lower-cased where lower-casing
-            # changes only A-Z (as in most texts; "İ", for one, becomes "i").
-            if rest.lower() == rest:
-                low_marked, low_text = marked.lower(), text
-            else:
+            # The lower-cased copy: its marks are the text's with A-Z lower-cased where
+            # lower-casing changes only A-Z (as in most texts; "İ", for one, becomes "i").
+            low_text = text
+            if rest.lower() != rest:
                 low_text = lower_copy(text)
                 low_marked = marks(low_text)
             folded_hits, folded_words = self._hits(
@@ -967,20 +1045,23 @@ class Gazetteer:
                 low_marked,
                 low_text,
                 folded_others,
-                lower_utf8(text)[0] if folded_others else None,
+                (
+                    (data or text.encode("utf-8", "surrogatepass")).lower()
+                    if low_text is text
+                    else low_text.encode("utf-8", "surrogatepass")
+                )
+                if folded_others
+                else None,
             )
         raw += folded_hits
         # Where matches overlap, the longest wins ("Israel Defense Forces" over "Israel").
         raw.sort()
         info = self._alias_info
         dropped: list[dict] = []
-        mentions: list[Mention] = []
-        last_start = last_end = -1
-        chosen_actors: list[str] = []
-        # Worked out once per alias in a document: its actor, text and kind; whether its
-        # mentions are taken as they are; the guards that could cover them (usually none,
-        # since strings they need are missing from the document) and where; whether it is
-        # in office, and its ambiguity rule.
+        # Worked out once per alias in a document (``make_state``): its actor, text and
+        # kind; whether its mentions are taken as they are; the guards that could cover
+        # them (usually none, since strings they need are missing from the document) and
+        # where; whether it is in office, and its ambiguity rule.
         states: dict[int, tuple[Any, ...]] = {}
         live: dict[str, tuple[list[_GuardEntry], tuple[list[int], list[int]] | None]] = {}
         ambiguous_ok: dict[str, bool] = {}
@@ -989,58 +1070,44 @@ class Gazetteer:
         places: dict[frozenset[int], list[tuple[int, int]]] = {}
         everywhere: tuple[list[_GuardEntry], Any] = ([], None)
         seen: tuple[dict, dict] | None = None
-        for start, end, _, number in raw:
-            end = -end
-            state = states.get(number)
-            if state is None:
-                alias, actor, alias_text, kind = info[number]
-                guarded = live.get(alias_text)
-                if guarded is None:
-                    if held is None:
-                        held = set()
-                        sets_at = self._sets_at
-                        for i in cased_words:
-                            held.update(sets_at[i])
-                        general = [g for g in self._guard_general if held.issuperset(g[3])]
-                        everywhere = (
-                            (general, self._zones(general, cased_words, places))
-                            if general
-                            else ([], None)
-                        )
-                    plan = self._guard_plan.get(alias_text)
-                    guards = [g for g in plan if held.issuperset(g[3])] if plan else None
-                    if not guards:
-                        guarded = everywhere  # (most aliases: the guards of every alias)
-                    else:
-                        guards += general
-                        guarded = (guards, self._zones(guards, cased_words, places))
-                    live[alias_text] = guarded
-                rule = self.ambiguous.get(alias_text)
-                if rule is not None and rule.actor != actor:
-                    rule = None
-                in_office = alias.in_office(when)
-                plain = not guarded[0] and in_office and rule is None
-                state = states[number] = (
-                    actor,
-                    alias_text,
-                    kind,
-                    plain,
-                    *guarded,
-                    in_office,
-                    rule,
-                )
-            actor, alias_text, kind, plain, guards, zones, in_office, rule = state
-            if start >= last_end:
-                last_start, last_end = start, end
-            elif start != last_start or end != last_end or actor in chosen_actors[-3:]:
-                continue  # (one form, two actors: both are kept)
-            chosen_actors.append(actor)
-            surface = text[start:end]
-            if plain:
-                mentions.append(
-                    _make_tuple(Mention, (actor, alias_text, kind, start, end, surface))
-                )
-                continue
+
+        def make_state(number: int) -> tuple[Any, ...]:
+            nonlocal held, general, everywhere
+            alias, actor, alias_text, kind = info[number]
+            guarded = live.get(alias_text)
+            if guarded is None:
+                if held is None:
+                    held = set()
+                    sets_at = self._sets_at
+                    for i in cased_words:
+                        held.update(sets_at[i])
+                    general = [g for g in self._guard_general if held.issuperset(g[3])]
+                    everywhere = (
+                        (general, self._zones(general, cased_words, places))
+                        if general
+                        else ([], None)
+                    )
+                plan = self._guard_plan.get(alias_text)
+                guards = [g for g in plan if held.issuperset(g[3])] if plan else None
+                if not guards:
+                    guarded = everywhere  # (most aliases: the guards of every alias)
+                else:
+                    guards += general
+                    guarded = (guards, self._zones(guards, cased_words, places))
+                live[alias_text] = guarded
+            rule = self.ambiguous.get(alias_text)
+            if rule is not None and rule.actor != actor:
+                rule = None
+            in_office = alias.in_office(when)
+            plain = not guarded[0] and in_office and rule is None
+            state = states[number] = (actor, alias_text, kind, plain, *guarded, in_office, rule)
+            return state
+
+        def judge(start: int, end: int, surface: str, state: tuple[Any, ...]) -> Mention | None:
+            """The mention of a match whose alias has something to check, or None if it
+            is dropped (and recorded in ``dropped``)."""
+            nonlocal seen
+            actor, alias_text, kind, _, guards, zones, in_office, rule = state
             if (
                 guards
                 and (
@@ -1050,10 +1117,10 @@ class Gazetteer:
                 and self._covered(guards, start, end, text, cased_words, places)
             ):
                 dropped.append({"text": surface, "start": start, "reason": "guard"})
-                continue
+                return None
             if not in_office:
                 dropped.append({"text": surface, "start": start, "reason": "out of office"})
-                continue
+                return None
             if rule is not None:
                 if alias_text not in ambiguous_ok:
                     if seen is None:
@@ -1066,8 +1133,10 @@ class Gazetteer:
                     ambiguous_ok[alias_text] = this or not other
                 if not ambiguous_ok[alias_text]:
                     dropped.append({"text": surface, "start": start, "reason": "other sense"})
-                    continue
-            mentions.append(_make_tuple(Mention, (actor, alias_text, kind, start, end, surface)))
+                    return None
+            return _make_tuple(Mention, (actor, alias_text, kind, start, end, surface))
+
+        mentions = select(raw, states, make_state, text, Mention, judge)
         return mentions, dropped
 
     def _found(self, cues: Cues, text: str, found: tuple[dict, dict]) -> bool:
@@ -1086,7 +1155,11 @@ class Gazetteer:
         actors = sorted(set(names))
         pairs: dict[tuple[str, str], list[PairEvidence]] = {}
         if len(actors) >= 2:
-            if window == 1:
+            if window == 1 and sentence_pairs is not None:
+                sentence_pairs(
+                    text, mentions, names, pairs, PairEvidence, self._record, *_SENTENCE_WORDS
+                )
+            elif window == 1:
                 self._sentence_pairs(text, mentions, pairs, names)
             else:
                 spans = sentences(text)

@@ -22,6 +22,11 @@ from typing import Any, Generic, TypeVar
 
 import ahocorasick_rs
 
+try:  # The package's own automaton, where it was built with its compiled part.
+    from dyadwatch._speedups import Automaton as _Compiled
+except ImportError:  # pragma: no cover - checked by tests/test_speedups.py
+    _Compiled = None
+
 V = TypeVar("V")
 
 # A search's matches as (pattern number within its automaton, start, end), with the values
@@ -33,6 +38,22 @@ def marks(text: str) -> bytes:
     """``text`` with one byte per character: ASCII characters as they are, every other
     character (lone surrogates too) "?"."""
     return text.encode("ascii", "replace")
+
+
+def automaton(patterns: list[bytes]) -> Any:
+    """An automaton finding every occurrence of every one of ``patterns``:
+    ``find_matches_as_indexes(haystack, overlapping=True)`` lists them as (pattern number,
+    start, end) in the order they end. The compiled one (``COMPILED``) also has ``scan``
+    (see ``actors._scan``); else it is ahocorasick-rs's DFA."""
+    if _Compiled is not None:
+        return _Compiled(patterns)
+    return ahocorasick_rs.BytesAhoCorasick(
+        patterns, implementation=ahocorasick_rs.Implementation.DFA
+    )
+
+
+# Whether ``automaton`` makes the compiled automata.
+COMPILED = _Compiled is not None
 
 
 def char_offsets(
@@ -83,19 +104,12 @@ class ScriptAutomata(Generic[V]):
 
     @classmethod
     def build(cls, patterns: Sequence[str], values: Sequence[V]) -> ScriptAutomata[V]:
-        dfa = ahocorasick_rs.Implementation.DFA
         latin = [i for i, p in enumerate(patterns) if p.isascii() and "?" not in p]
         other = [i for i, p in enumerate(patterns) if not p.isascii() or "?" in p]
         return cls(
-            latin=ahocorasick_rs.BytesAhoCorasick(
-                [patterns[i].encode() for i in latin], implementation=dfa
-            )
-            if latin
-            else None,
+            latin=automaton([patterns[i].encode() for i in latin]) if latin else None,
             latin_values=tuple(values[i] for i in latin),
-            other=ahocorasick_rs.BytesAhoCorasick(
-                [patterns[i].encode("utf-8", "surrogatepass") for i in other], implementation=dfa
-            )
+            other=automaton([patterns[i].encode("utf-8", "surrogatepass") for i in other])
             if other
             else None,
             other_values=tuple(values[i] for i in other),
@@ -132,13 +146,19 @@ class ScriptAutomata(Generic[V]):
         return self.text_searches(marks(haystack), haystack, data, others)
 
     def text_searches(
-        self, marked: bytes, text: str | None, data: bytes | None, others: bool = True
+        self,
+        marked: bytes,
+        text: str | None,
+        data: bytes | None,
+        others: bool = True,
+        latin: bool = True,
     ) -> list[Search]:
         """``searches`` of a text given as its ``marks`` and its UTF-8 ``data`` (needed
         only if ``others``): ``text`` is the text (or one whose characters take as many
-        bytes each in UTF-8), None if it is ASCII."""
+        bytes each in UTF-8), None if it is ASCII. ``latin`` false leaves the ASCII
+        patterns out (the caller searches for them itself)."""
         found: list[Search] = []
-        if self.latin is not None:
+        if latin and self.latin is not None:
             found.append(
                 (self.latin.find_matches_as_indexes(marked, overlapping=True), self.latin_values)
             )
