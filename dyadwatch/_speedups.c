@@ -842,7 +842,7 @@ typedef struct {
     const void *data;
     PyObject *text;
     PyObject *abbreviations; /* text.ABBREVIATIONS */
-    PyObject *starters;      /* text._SENTENCE_STARTERS */
+    PyObject *starters;      /* text.SENTENCE_STARTERS */
 } Line;
 
 #define CHAR(line, i) PyUnicode_READ((line)->kind, (line)->data, (i))
@@ -1137,6 +1137,9 @@ record_sentence(PyObject *text, PyObject *mentions, PyObject **actors, Py_ssize_
                 Py_ssize_t b, Py_ssize_t start, Py_ssize_t end, PyObject *pairs,
                 PyObject *evidence_type, PyObject *record)
 {
+    if (b - a < 2) { /* (white space alone, or one mention: no pair) */
+        return 0;
+    }
     int rc = -1;
     PyObject *sentence = PyUnicode_Substring(text, start, end);
     PyObject *group = PyList_GetSlice(mentions, a, b);
@@ -1162,7 +1165,11 @@ record_sentence(PyObject *text, PyObject *mentions, PyObject **actors, Py_ssize_
             goto done;
         }
     }
-    if (y == NULL || !two) {
+    if (y == NULL) { /* one actor: no pair (``_record`` would record nothing) */
+        rc = 0;
+        goto done;
+    }
+    if (!two) {
         PyObject *names = PyList_New(b - a);
         if (names == NULL) {
             goto done;
@@ -1294,9 +1301,8 @@ sentence_pairs(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             PyErr_SetString(PyExc_ValueError, "mentions must be in the text, in order");
             goto done;
         }
-        actors[k] = PyList_GET_ITEM(names, k); /* (borrowed: ``names`` holds them) */
     }
-    /* Borrowed references stay valid only while ``names`` is left alone: it is copied. */
+    /* The actors are borrowed from a copy of ``names``, which a callback cannot change. */
     PyObject *held = PyList_GetSlice(names, 0, count);
     if (held == NULL) {
         goto done;

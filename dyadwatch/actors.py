@@ -39,9 +39,10 @@ except ImportError:  # pragma: no cover - guards are then tried wherever they ma
 
 from dyadwatch.automata import COMPILED, ScriptAutomata, marks
 from dyadwatch.text import (
-    _SENTENCE_STARTERS,
     ABBREVIATIONS,
+    SENTENCE_STARTERS,
     lower_copy,
+    lower_utf8,
     only_full_stops,
     other_marks,
     sentence_ends,
@@ -52,7 +53,7 @@ from dyadwatch.text import (
 _FAST_YAML = hasattr(yaml, "CSafeLoader")
 
 # What the compiled sentence splitter needs to know of words (see ``text.sentence_ends``).
-_SENTENCE_WORDS = (ABBREVIATIONS, _SENTENCE_STARTERS)
+_SENTENCE_WORDS = (ABBREVIATIONS, SENTENCE_STARTERS)
 
 # How far on either side of a mention a guard ("University of Washington") may reach.
 GUARD_REACH = 50
@@ -1031,7 +1032,7 @@ class Gazetteer:
                 self._folded, text, low_marked, None, folded_others, low_marked
             )
         else:
-            data = text.encode("utf-8", "surrogatepass") if cased_others else None
+            data = utf8(text)[0] if cased_others else None
             raw, cased_words = self._hits(self._cased, text, marked, text, cased_others, data)
             # The lower-cased copy: its marks are the text's with A-Z lower-cased where
             # lower-casing changes only A-Z (as in most texts; "İ", for one, becomes "i").
@@ -1045,13 +1046,7 @@ class Gazetteer:
                 low_marked,
                 low_text,
                 folded_others,
-                (
-                    (data or text.encode("utf-8", "surrogatepass")).lower()
-                    if low_text is text
-                    else low_text.encode("utf-8", "surrogatepass")
-                )
-                if folded_others
-                else None,
+                lower_utf8(text)[0] if folded_others else None,
             )
         raw += folded_hits
         # Where matches overlap, the longest wins ("Israel Defense Forces" over "Israel").
@@ -1292,18 +1287,7 @@ class Gazetteer:
                             a += 1
                         while b > a and starts[b - 1] >= end:
                             b -= 1
-                        if b - a == 2 and actors[a] != actors[a + 1]:
-                            # The commonest sentence with a pair, two mentions of two
-                            # actors, recorded here as ``_record`` would record it.
-                            x, y = actors[a], actors[a + 1]
-                            key = (x, y) if x < y else (y, x)
-                            evidence = pairs.get(key)
-                            if evidence is None:
-                                pairs[key] = [PairEvidence(sentence, start, end, mentions[a:b])]
-                            elif evidence[-1].start != start:
-                                evidence.append(PairEvidence(sentence, start, end, mentions[a:b]))
-                        else:
-                            cls._record(pairs, sentence, start, end, mentions[a:b], actors[a:b])
+                        cls._record(pairs, sentence, start, end, mentions[a:b], actors[a:b])
                     k = h
                     lo = hi
             i = j

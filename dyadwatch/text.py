@@ -172,7 +172,7 @@ ABBREVIATIONS = frozenset(
 )
 # Dotted initialisms: "U.S." may end a sentence, but usually does not.
 _INITIALISM = re.compile(r"(?:\b[A-Za-z]\.){2,}$")
-_SENTENCE_STARTERS = frozenset(
+SENTENCE_STARTERS = frozenset(
     [
         "The",
         "A",
@@ -330,7 +330,7 @@ def sentence_ends(text: str, lo: int, hi: int, until: int, full_stops: bool = Fa
             ):
                 space = text.find(" ", end, hi)
                 nxt = text[end : space if space != -1 else hi]
-                if nxt.strip("\"'(") not in _SENTENCE_STARTERS:
+                if nxt.strip("\"'(") not in SENTENCE_STARTERS:
                     continue
         # The first character of the next word (the boundary took all the white space):
         # the pattern has already ruled out a lower-case ASCII letter.

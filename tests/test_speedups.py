@@ -203,7 +203,7 @@ def test_sentence_ends_are_their_reference() -> None:
         "A", "z", "_", "-", "mt", "Dr", "ltd", "Ж", "ж", "approx", "Messrs", "apprx",
     ]  # fmt: skip
     rng = random.Random(9)
-    words = (text_module.ABBREVIATIONS, text_module._SENTENCE_STARTERS)
+    words = (text_module.ABBREVIATIONS, text_module.SENTENCE_STARTERS)
     lines = ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 40))) for _ in range(4000)]
     lines += [line for t in _gazetteer_texts() for line in t.split("\n")]
     lines += ["He met Messrs. Smith and Jones. It took approx. Two hours. See No. 10 Downing St."]

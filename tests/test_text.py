@@ -12,8 +12,8 @@ from dyadwatch.text import (
     _BREAK,
     _FULL_STOP_BREAK,
     _INITIALISM,
-    _SENTENCE_STARTERS,
     ABBREVIATIONS,
+    SENTENCE_STARTERS,
     line_sentences,
     lower_copy,
     normalise,
@@ -114,7 +114,7 @@ def _plain_line_sentences(line: str, offset: int = 0) -> list[tuple[int, int]]:
                 continue
             if bare in ("no", "nos") and nxt[:1].isdigit():
                 continue
-            if _INITIALISM.search(token) and nxt.strip("\"'(") not in _SENTENCE_STARTERS:
+            if _INITIALISM.search(token) and nxt.strip("\"'(") not in SENTENCE_STARTERS:
                 continue
         if nxt[:1].islower():
             continue
