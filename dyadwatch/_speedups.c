@@ -1,14 +1,19 @@
-/* Compiled forms of the two loops of alias matching that run once per match.
+/* Compiled forms of the loops of alias matching that run once per character or once per
+ * match.
  *
- * dyadwatch/actors.py holds the same loops in Python (``_scan`` and ``_select``); they
- * are the reference, used where this module is not built, and tests check that both give
- * the same results. Nothing here decides anything the Python does not: these loops only
- * check word boundaries, settle overlapping matches and make the mention tuples, which is
- * most of the time detection spends per match in Python.
+ * dyadwatch/actors.py holds the same loops in Python; they are the reference, used where
+ * this module is not built, and tests check that both give the same results: the search
+ * of a text for the aliases (``TextSearch``; in Python, automata of bytes and ``_scan``),
+ * the choice among overlapping matches (``select``), and the pairing of actors in
+ * sentences (``sentence_pairs``). Nothing here decides anything the Python does not:
+ * these loops only find the aliases, check word boundaries, settle overlapping matches,
+ * and make the mention tuples and evidence.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
 /* Whether ``ch`` is a word character, as ``ch.isalnum() or ch == "_"`` is in Python. */
 static unsigned char ascii_word[128];
@@ -77,9 +82,9 @@ append_entries(PyObject *out, PyObject *entries, PyObject *start, Py_ssize_t end
     Py_DECREF(negative);
     return 0;
 }
-
-/* What ``scan`` sorts the matches into: ``meanings`` (a tuple) says what each pattern
-   is; alias matches go to ``out`` (a list), words' places to ``words`` (a dict). */
+/* What the matches of one part of a ``TextSearch`` are sorted into: ``meanings`` (a tuple,
+   checked when the search was made) says what each pattern is; alias matches go to ``out``
+   (a list), words' places to ``words`` (a dict). */
 typedef struct {
     PyObject *meanings;
     PyObject *out;
@@ -89,72 +94,24 @@ typedef struct {
     Py_ssize_t n;
 } Sorting;
 
+/* One match of pattern ``i`` from ``start`` to ``end``, as ``actors._scan`` takes it. */
 static int
-sorting_init(Sorting *sorting, PyObject *meanings, PyObject *text, PyObject *out,
-             PyObject *words)
-{
-    if (!PyTuple_Check(meanings) || !PyUnicode_Check(text) || !PyList_Check(out)
-        || !PyDict_Check(words)) {
-        PyErr_SetString(PyExc_TypeError,
-                        "meanings, text, out and words must be a tuple, a str, a list and "
-                        "a dict");
-        return -1;
-    }
-    if (PyUnicode_READY(text) < 0) {
-        return -1;
-    }
-    sorting->meanings = meanings;
-    sorting->out = out;
-    sorting->words = words;
-    sorting->kind = PyUnicode_KIND(text);
-    sorting->data = PyUnicode_DATA(text);
-    sorting->n = PyUnicode_GET_LENGTH(text);
-    return 0;
-}
-
-/* One match of pattern ``i`` from ``start`` to ``end``, as ``actors._scan`` takes it.
-   ``first`` and ``last`` are ``start`` and ``end`` as ints, or NULL to make them. */
-static int
-sort_match(Sorting *sorting, Py_ssize_t i, Py_ssize_t start, Py_ssize_t end, PyObject *first,
-           PyObject *last)
+sort_match(Sorting *sorting, Py_ssize_t i, Py_ssize_t start, Py_ssize_t end)
 {
     Py_ssize_t n = sorting->n;
-    if (i < 0 || i >= PyTuple_GET_SIZE(sorting->meanings) || start < 0 || end < start
-        || end > n) {
-        PyErr_Format(PyExc_ValueError,
-                     "match (%zd, %zd, %zd) out of range: %zd patterns, %zd characters", i,
-                     start, end, PyTuple_GET_SIZE(sorting->meanings), n);
-        return -1;
-    }
     PyObject *meaning = PyTuple_GET_ITEM(sorting->meanings, i);
-    if (!PyTuple_Check(meaning) || PyTuple_GET_SIZE(meaning) != 3
-        || !PyTuple_Check(PyTuple_GET_ITEM(meaning, 1))
-        || !PyTuple_Check(PyTuple_GET_ITEM(meaning, 2))) {
-        PyErr_SetString(PyExc_TypeError,
-                        "a meaning must be a tuple (word, literal entries, stem entries)");
-        return -1;
-    }
     PyObject *word = PyTuple_GET_ITEM(meaning, 0);
     PyObject *literal = PyTuple_GET_ITEM(meaning, 1);
     PyObject *stems = PyTuple_GET_ITEM(meaning, 2);
-    Py_ssize_t number;
-    if (as_index(word, "a word number", &number) < 0) {
+    int rc = -1;
+    PyObject *first = PyLong_FromSsize_t(start);
+    if (first == NULL) {
         return -1;
     }
-    int rc = -1;
-    PyObject *made_first = NULL;
-    if (first == NULL) {
-        first = made_first = PyLong_FromSsize_t(start);
-        if (first == NULL) {
-            return -1;
-        }
-    }
-    if (number >= 0) {
-        PyObject *made_last = last == NULL ? PyLong_FromSsize_t(end) : NULL;
-        PyObject *spot =
-            (last == NULL && made_last == NULL) ? NULL
-                                                : PyTuple_Pack(2, first, last ? last : made_last);
-        Py_XDECREF(made_last);
+    if (PyLong_AsSsize_t(word) >= 0) {
+        PyObject *last = PyLong_FromSsize_t(end);
+        PyObject *spot = last == NULL ? NULL : PyTuple_Pack(2, first, last);
+        Py_XDECREF(last);
         if (spot == NULL) {
             goto done;
         }
@@ -203,52 +160,8 @@ sort_match(Sorting *sorting, Py_ssize_t i, Py_ssize_t start, Py_ssize_t end, PyO
     }
     rc = 0;
 done:
-    Py_XDECREF(made_first);
+    Py_DECREF(first);
     return rc;
-}
-
-PyDoc_STRVAR(scan_doc,
-"scan(found, meanings, text, out, words)\n\n"
-"The matches ``found`` of one search, as (pattern number, start, end), sorted into\n"
-"``out`` and ``words`` as ``actors._scan`` does.");
-
-static PyObject *
-scan(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
-{
-    if (nargs != 5) {
-        PyErr_SetString(PyExc_TypeError, "scan() takes 5 arguments");
-        return NULL;
-    }
-    Sorting sorting;
-    if (sorting_init(&sorting, args[1], args[2], args[3], args[4]) < 0) {
-        return NULL;
-    }
-    PyObject *matches = PySequence_Fast(args[0], "scan() needs a sequence of matches");
-    if (matches == NULL) {
-        return NULL;
-    }
-    Py_ssize_t count = PySequence_Fast_GET_SIZE(matches);
-    PyObject **items = PySequence_Fast_ITEMS(matches);
-    for (Py_ssize_t m = 0; m < count; m++) {
-        PyObject *match = items[m];
-        if (!PyTuple_Check(match) || PyTuple_GET_SIZE(match) != 3) {
-            PyErr_SetString(PyExc_TypeError, "a match must be a tuple (pattern, start, end)");
-            goto error;
-        }
-        Py_ssize_t i, start, end;
-        if (as_index(PyTuple_GET_ITEM(match, 0), "a pattern number", &i) < 0
-            || as_index(PyTuple_GET_ITEM(match, 1), "a start", &start) < 0
-            || as_index(PyTuple_GET_ITEM(match, 2), "an end", &end) < 0
-            || sort_match(&sorting, i, start, end, PyTuple_GET_ITEM(match, 1),
-                          PyTuple_GET_ITEM(match, 2)) < 0) {
-            goto error;
-        }
-    }
-    Py_DECREF(matches);
-    Py_RETURN_NONE;
-error:
-    Py_DECREF(matches);
-    return NULL;
 }
 
 PyDoc_STRVAR(select_doc,
@@ -396,120 +309,228 @@ select_mentions(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     return mentions;
 }
 
-PyDoc_STRVAR(prepare_doc,
-"prepare(text) -> (marked, lowered, rest)\n\n"
-"``automata.marks(text)``, the same with A-Z in lower case, and the characters of\n"
-"``text`` outside ASCII in order, as ``actors._prepare`` gives them.");
-
-static PyObject *
-prepare(PyObject *module, PyObject *text)
-{
-    if (!PyUnicode_Check(text)) {
-        PyErr_Format(PyExc_TypeError, "prepare() takes a str, not %.100s",
-                     Py_TYPE(text)->tp_name);
-        return NULL;
-    }
-    if (PyUnicode_READY(text) < 0) {
-        return NULL;
-    }
-    int kind = PyUnicode_KIND(text);
-    const void *data = PyUnicode_DATA(text);
-    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
-    PyObject *marked = PyBytes_FromStringAndSize(NULL, n);
-    PyObject *lowered = PyBytes_FromStringAndSize(NULL, n);
-    PyObject *rest = NULL;
-    if (marked == NULL || lowered == NULL) {
-        goto error;
-    }
-    unsigned char *mark = (unsigned char *)PyBytes_AS_STRING(marked);
-    unsigned char *low = (unsigned char *)PyBytes_AS_STRING(lowered);
-    Py_ssize_t others = 0;
-    Py_UCS4 widest = 0;
-    /* One loop per width of the string's characters, with no branch inside, so that the
-       compiler can do several characters at once. */
-#define PREPARE(T)                                                              \
-    do {                                                                        \
-        const T *chars = (const T *)data;                                       \
-        T any = 0;                                                              \
-        for (Py_ssize_t i = 0; i < n; i++) {                                    \
-            T ch = chars[i];                                                    \
-            unsigned char byte = ch < 128 ? (unsigned char)ch : (unsigned char)'?'; \
-            mark[i] = byte;                                                     \
-            low[i] = byte + ((unsigned char)(byte - 'A') < 26 ? 32 : 0);        \
-            any |= ch;                                                          \
-        }                                                                       \
-        if (any >= 128) {                                                       \
-            for (Py_ssize_t i = 0; i < n; i++) {                                \
-                T ch = chars[i];                                                \
-                others += ch >= 128;                                            \
-                widest = ch > widest ? ch : widest;                             \
-            }                                                                   \
-        }                                                                       \
-    } while (0)
-    if (kind == PyUnicode_1BYTE_KIND) {
-        PREPARE(Py_UCS1);
-    }
-    else if (kind == PyUnicode_2BYTE_KIND) {
-        PREPARE(Py_UCS2);
-    }
-    else {
-        PREPARE(Py_UCS4);
-    }
-#undef PREPARE
-    rest = PyUnicode_New(others, widest);
-    if (rest == NULL) {
-        goto error;
-    }
-    if (others) {
-        int rest_kind = PyUnicode_KIND(rest);
-        void *rest_data = PyUnicode_DATA(rest);
-        Py_ssize_t k = 0;
-        for (Py_ssize_t i = 0; i < n; i++) {
-            Py_UCS4 ch = PyUnicode_READ(kind, data, i);
-            if (ch >= 128) {
-                PyUnicode_WRITE(rest_kind, rest_data, k++, ch);
-            }
-        }
-    }
-    return Py_BuildValue("(NNN)", marked, lowered, rest);
-error:
-    Py_XDECREF(marked);
-    Py_XDECREF(lowered);
-    return NULL;
-}
-
-/* -- Aho-Corasick automaton ------------------------------------------------------------
+/* -- Aho-Corasick automata ---------------------------------------------------------------
  *
- * A DFA over byte strings: every transition is in the table, so a search reads one entry
- * per byte of the haystack. Bytes are grouped into classes first (each byte found in a
- * pattern has a class of its own, all others share class 0), which keeps the table small.
- * States are numbered in the order the trie makes them; the table holds each next state
- * multiplied by the number of classes, so that a step is one addition and one read, and
- * flagged (ENDS) if it ends a pattern.
+ * A DFA over strings of symbols (classes): every transition is in the table, so a search
+ * reads one entry per symbol of the haystack. Symbols are classes of bytes or characters:
+ * each one found in a pattern has a class of its own, all others share class 0, which
+ * keeps the table small. The table holds each next state multiplied by the number of
+ * classes, so that a step is one addition and one read; the states that end a pattern
+ * (themselves or by a suffix) are numbered after all others, so that a state ends one if
+ * it is ``limit`` or more.
  */
-#define ENDS 0x80000000u
 
 typedef struct {
-    PyObject_HEAD
     Py_ssize_t patterns;
-    Py_ssize_t *lengths;   /* per pattern, in bytes */
+    Py_ssize_t *lengths;   /* per pattern, in symbols */
     int32_t *next_same;    /* per pattern: the next pattern ending in the same state, or -1 */
     uint32_t *delta;       /* states x classes: the next state times classes */
     int32_t *first;        /* per state: the first pattern it ends, or -1 */
     int32_t *link;         /* per state: the nearest shorter suffix state ending one, or -1 */
     uint32_t states;
     uint32_t classes;
+    size_t limit;          /* the first state ending a pattern, times classes */
+} Dfa;
+
+static void
+dfa_free(Dfa *dfa)
+{
+    PyMem_Free(dfa->lengths);
+    PyMem_Free(dfa->next_same);
+    PyMem_Free(dfa->delta);
+    PyMem_Free(dfa->first);
+    PyMem_Free(dfa->link);
+    memset(dfa, 0, sizeof(*dfa));
+}
+
+static size_t
+dfa_size(const Dfa *dfa)
+{
+    return (size_t)dfa->patterns * (sizeof(Py_ssize_t) + sizeof(int32_t))
+           + (size_t)dfa->states * dfa->classes * sizeof(uint32_t)
+           + (size_t)dfa->states * 2 * sizeof(int32_t);
+}
+
+/* The DFA of ``count`` patterns, pattern i being symbols[offsets[i]:offsets[i + 1]], each
+   symbol a class from 1 to ``classes`` - 1. (No pattern is empty.) */
+static int
+dfa_build(Dfa *dfa, Py_ssize_t count, const uint32_t *symbols, const Py_ssize_t *offsets,
+          uint32_t classes)
+{
+    memset(dfa, 0, sizeof(*dfa));
+    Py_ssize_t total = offsets[count];
+    if (count > INT32_MAX || total >= INT32_MAX) {
+        PyErr_SetString(PyExc_ValueError, "too many patterns for one automaton");
+        return -1;
+    }
+    uint32_t most = (uint32_t)total + 1;
+    if ((uint64_t)most * classes >= UINT32_MAX) {
+        PyErr_SetString(PyExc_ValueError, "patterns too long for one automaton");
+        return -1;
+    }
+    dfa->patterns = count;
+    dfa->classes = classes;
+    dfa->lengths = PyMem_New(Py_ssize_t, count ? count : 1);
+    dfa->next_same = PyMem_New(int32_t, count ? count : 1);
+    dfa->delta = PyMem_New(uint32_t, (size_t)most * classes);
+    dfa->first = PyMem_New(int32_t, most);
+    dfa->link = PyMem_New(int32_t, most);
+    int32_t *fail = PyMem_New(int32_t, most);
+    uint32_t *queue = PyMem_New(uint32_t, most);
+    if (!dfa->lengths || !dfa->next_same || !dfa->delta || !dfa->first || !dfa->link
+        || !fail || !queue) {
+        PyMem_Free(fail);
+        PyMem_Free(queue);
+        dfa_free(dfa);
+        PyErr_NoMemory();
+        return -1;
+    }
+    /* The trie: UINT32_MAX marks a missing transition. */
+    uint32_t *delta = dfa->delta;
+    for (size_t k = 0; k < (size_t)most * classes; k++) {
+        delta[k] = UINT32_MAX;
+    }
+    uint32_t states = 1;
+    dfa->first[0] = -1;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        uint32_t state = 0;
+        for (Py_ssize_t k = offsets[i]; k < offsets[i + 1]; k++) {
+            uint32_t *slot = &delta[(size_t)state * classes + symbols[k]];
+            if (*slot == UINT32_MAX) {
+                dfa->first[states] = -1;
+                *slot = states++;
+            }
+            state = *slot;
+        }
+        dfa->lengths[i] = offsets[i + 1] - offsets[i];
+        /* Patterns ending in one state (the same symbols twice) are all reported, in
+           order. */
+        dfa->next_same[i] = -1;
+        if (dfa->first[state] < 0) {
+            dfa->first[state] = (int32_t)i;
+        }
+        else {
+            int32_t last = dfa->first[state];
+            while (dfa->next_same[last] >= 0) {
+                last = dfa->next_same[last];
+            }
+            dfa->next_same[last] = (int32_t)i;
+        }
+    }
+    /* Breadth first: each state's failure (its longest proper suffix that is a state),
+       and every missing transition taken from the failure's. */
+    uint32_t head = 0, tail = 0;
+    fail[0] = 0;
+    dfa->link[0] = -1;
+    for (uint32_t c = 0; c < classes; c++) {
+        uint32_t *slot = &delta[c];
+        if (*slot == UINT32_MAX) {
+            *slot = 0;
+        }
+        else {
+            fail[*slot] = 0;
+            dfa->link[*slot] = -1;
+            queue[tail++] = *slot;
+        }
+    }
+    while (head < tail) {
+        uint32_t state = queue[head++];
+        for (uint32_t c = 0; c < classes; c++) {
+            uint32_t *slot = &delta[(size_t)state * classes + c];
+            uint32_t by_fail = delta[(size_t)fail[state] * classes + c];
+            if (*slot == UINT32_MAX) {
+                *slot = by_fail;
+            }
+            else {
+                uint32_t child = *slot;
+                fail[child] = (int32_t)by_fail;
+                dfa->link[child] =
+                    dfa->first[by_fail] >= 0 ? (int32_t)by_fail : dfa->link[by_fail];
+                queue[tail++] = child;
+            }
+        }
+    }
+    PyMem_Free(fail);
+    /* The states that end a pattern numbered last (``queue`` gives each state its new
+       number), then the table premultiplied, and the unused end of it given back. */
+    uint32_t *renamed = queue, number = 0;
+#define ENDING(state) (dfa->first[state] >= 0 || dfa->link[state] >= 0)
+    for (uint32_t state = 0; state < states; state++) {
+        if (!ENDING(state)) {
+            renamed[state] = number++;
+        }
+    }
+    dfa->limit = (size_t)number * classes;
+    for (uint32_t state = 0; state < states; state++) {
+        if (ENDING(state)) {
+            renamed[state] = number++;
+        }
+    }
+#undef ENDING
+    uint32_t *table = PyMem_New(uint32_t, (size_t)states * classes);
+    int32_t *first = PyMem_New(int32_t, states);
+    int32_t *link = PyMem_New(int32_t, states);
+    if (!table || !first || !link) {
+        PyMem_Free(table);
+        PyMem_Free(first);
+        PyMem_Free(link);
+        PyMem_Free(queue);
+        dfa_free(dfa);
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (uint32_t state = 0; state < states; state++) {
+        uint32_t to = renamed[state];
+        for (uint32_t c = 0; c < classes; c++) {
+            table[(size_t)to * classes + c] = renamed[delta[(size_t)state * classes + c]] * classes;
+        }
+        first[to] = dfa->first[state];
+        link[to] = dfa->link[state] >= 0 ? (int32_t)renamed[dfa->link[state]] : -1;
+    }
+    PyMem_Free(queue);
+    PyMem_Free(dfa->delta);
+    PyMem_Free(dfa->first);
+    PyMem_Free(dfa->link);
+    dfa->delta = table;
+    dfa->first = first;
+    dfa->link = link;
+    dfa->states = states;
+    return 0;
+}
+
+/* Calls ``report(context, pattern, start, end)`` for every pattern ending where a step of
+   the search came to ``state`` (``limit`` or more), at symbol ``k`` of the haystack: the
+   longest first. */
+typedef int (*Report)(void *context, Py_ssize_t pattern, Py_ssize_t start, Py_ssize_t end);
+
+static int
+dfa_report(const Dfa *dfa, size_t state, Py_ssize_t k, Report report, void *context)
+{
+    uint32_t number = (uint32_t)state / dfa->classes;
+    int32_t ending = dfa->first[number] >= 0 ? (int32_t)number : dfa->link[number];
+    while (ending >= 0) {
+        for (int32_t p = dfa->first[ending]; p >= 0; p = dfa->next_same[p]) {
+            if (report(context, p, k + 1 - dfa->lengths[p], k + 1) < 0) {
+                return -1;
+            }
+        }
+        ending = dfa->link[ending];
+    }
+    return 0;
+}
+
+/* -- Automaton: patterns and haystacks of bytes -------------------------------------- */
+
+typedef struct {
+    PyObject_HEAD
+    Dfa dfa;
     uint8_t class_of[256];
 } Automaton;
 
 static void
 automaton_dealloc(Automaton *self)
 {
-    PyMem_Free(self->lengths);
-    PyMem_Free(self->next_same);
-    PyMem_Free(self->delta);
-    PyMem_Free(self->first);
-    PyMem_Free(self->link);
+    dfa_free(&self->dfa);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -537,116 +558,31 @@ automaton_build(Automaton *self, PyObject *patterns)
         }
         total += size;
     }
-    if (count > INT32_MAX || total >= INT32_MAX) {
-        PyErr_SetString(PyExc_ValueError, "too many patterns for one automaton");
-        return -1;
-    }
     uint32_t classes = 1;
     for (int b = 0; b < 256; b++) {
         self->class_of[b] = used[b] ? (uint8_t)classes++ : 0;
     }
-    uint32_t most = (uint32_t)total + 1;
-    if ((uint64_t)most * classes >= ENDS) {
-        PyErr_SetString(PyExc_ValueError, "patterns too long for one automaton");
-        return -1;
-    }
-    self->patterns = count;
-    self->classes = classes;
-    self->lengths = PyMem_New(Py_ssize_t, count ? count : 1);
-    self->next_same = PyMem_New(int32_t, count ? count : 1);
-    self->delta = PyMem_New(uint32_t, (size_t)most * classes);
-    self->first = PyMem_New(int32_t, most);
-    self->link = PyMem_New(int32_t, most);
-    int32_t *fail = PyMem_New(int32_t, most);
-    uint32_t *queue = PyMem_New(uint32_t, most);
-    if (!self->lengths || !self->next_same || !self->delta || !self->first || !self->link
-        || !fail || !queue) {
-        PyMem_Free(fail);
-        PyMem_Free(queue);
+    uint32_t *symbols = PyMem_New(uint32_t, total ? total : 1);
+    Py_ssize_t *offsets = PyMem_New(Py_ssize_t, count + 1);
+    if (symbols == NULL || offsets == NULL) {
+        PyMem_Free(symbols);
+        PyMem_Free(offsets);
         PyErr_NoMemory();
         return -1;
     }
-    /* The trie: UINT32_MAX marks a missing transition. */
-    uint32_t *delta = self->delta;
-    for (size_t k = 0; k < (size_t)most * classes; k++) {
-        delta[k] = UINT32_MAX;
-    }
-    uint32_t states = 1;
-    self->first[0] = -1;
+    Py_ssize_t at = 0;
     for (Py_ssize_t i = 0; i < count; i++) {
-        Py_ssize_t size = PyBytes_GET_SIZE(items[i]);
+        offsets[i] = at;
         const unsigned char *bytes = (const unsigned char *)PyBytes_AS_STRING(items[i]);
-        uint32_t state = 0;
-        for (Py_ssize_t k = 0; k < size; k++) {
-            uint32_t *slot = &delta[(size_t)state * classes + self->class_of[bytes[k]]];
-            if (*slot == UINT32_MAX) {
-                self->first[states] = -1;
-                *slot = states++;
-            }
-            state = *slot;
-        }
-        self->lengths[i] = size;
-        /* Patterns ending in one state (the same bytes twice) are all reported, in order. */
-        self->next_same[i] = -1;
-        if (self->first[state] < 0) {
-            self->first[state] = (int32_t)i;
-        }
-        else {
-            int32_t last = self->first[state];
-            while (self->next_same[last] >= 0) {
-                last = self->next_same[last];
-            }
-            self->next_same[last] = (int32_t)i;
+        for (Py_ssize_t k = 0; k < PyBytes_GET_SIZE(items[i]); k++) {
+            symbols[at++] = self->class_of[bytes[k]];
         }
     }
-    /* Breadth first: each state's failure (its longest proper suffix that is a state),
-       and every missing transition taken from the failure's. */
-    uint32_t head = 0, tail = 0;
-    fail[0] = 0;
-    self->link[0] = -1;
-    for (uint32_t c = 0; c < classes; c++) {
-        uint32_t *slot = &delta[c];
-        if (*slot == UINT32_MAX) {
-            *slot = 0;
-        }
-        else {
-            fail[*slot] = 0;
-            self->link[*slot] = -1;
-            queue[tail++] = *slot;
-        }
-    }
-    while (head < tail) {
-        uint32_t state = queue[head++];
-        for (uint32_t c = 0; c < classes; c++) {
-            uint32_t *slot = &delta[(size_t)state * classes + c];
-            uint32_t by_fail = delta[(size_t)fail[state] * classes + c];
-            if (*slot == UINT32_MAX) {
-                *slot = by_fail;
-            }
-            else {
-                uint32_t child = *slot;
-                fail[child] = (int32_t)by_fail;
-                self->link[child] =
-                    self->first[by_fail] >= 0 ? (int32_t)by_fail : self->link[by_fail];
-                queue[tail++] = child;
-            }
-        }
-    }
-    PyMem_Free(fail);
-    PyMem_Free(queue);
-    /* Premultiplied, with the top bit set on states that end a pattern (themselves or
-       by a suffix), and the unused end of the table given back. */
-    for (size_t k = 0; k < (size_t)states * classes; k++) {
-        uint32_t state = delta[k];
-        int ends = self->first[state] >= 0 || self->link[state] >= 0;
-        delta[k] = state * classes | (ends ? ENDS : 0);
-    }
-    uint32_t *shrunk = PyMem_Resize(delta, uint32_t, (size_t)states * classes);
-    if (shrunk != NULL) {
-        self->delta = shrunk;
-    }
-    self->states = states;
-    return 0;
+    offsets[count] = at;
+    int rc = dfa_build(&self->dfa, count, symbols, offsets, classes);
+    PyMem_Free(symbols);
+    PyMem_Free(offsets);
+    return rc;
 }
 
 static PyObject *
@@ -669,54 +605,10 @@ automaton_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     return (PyObject *)self;
 }
 
-/* Calls ``report(context, pattern, start, end)`` for every occurrence of every pattern in
-   ``haystack``, in the order they end (the longest first where several end together). */
-typedef int (*Report)(void *context, Py_ssize_t pattern, Py_ssize_t start, Py_ssize_t end);
-
-static int
-automaton_search(Automaton *self, const unsigned char *haystack, Py_ssize_t size,
-                 Report report, void *context)
-{
-    const uint32_t *delta = self->delta;
-    const uint8_t *class_of = self->class_of;
-    const int32_t *first = self->first, *link = self->link;
-    uint32_t classes = self->classes;
-    uint32_t state = 0;
-    for (Py_ssize_t k = 0; k < size; k++) {
-        state = delta[(state & ~ENDS) + class_of[haystack[k]]];
-        if (!(state & ENDS)) {
-            continue;
-        }
-        uint32_t number = (state & ~ENDS) / classes;
-        int32_t ending = first[number] >= 0 ? (int32_t)number : link[number];
-        while (ending >= 0) {
-            for (int32_t p = first[ending]; p >= 0; p = self->next_same[p]) {
-                if (report(context, p, k + 1 - self->lengths[p], k + 1) < 0) {
-                    return -1;
-                }
-            }
-            ending = link[ending];
-        }
-    }
-    return 0;
-}
-
 static int
 report_tuple(void *context, Py_ssize_t pattern, Py_ssize_t start, Py_ssize_t end)
 {
     return append_new((PyObject *)context, Py_BuildValue("(nnn)", pattern, start, end));
-}
-
-static int
-report_sorted(void *context, Py_ssize_t pattern, Py_ssize_t start, Py_ssize_t end)
-{
-    return sort_match((Sorting *)context, pattern, start, end, NULL, NULL);
-}
-
-static int
-haystack_bytes(PyObject *haystack, Py_buffer *view)
-{
-    return PyObject_GetBuffer(haystack, view, PyBUF_SIMPLE);
 }
 
 static PyObject *
@@ -734,62 +626,28 @@ automaton_find(Automaton *self, PyObject *args, PyObject *kwargs)
         return NULL;
     }
     Py_buffer view;
-    if (haystack_bytes(haystack, &view) < 0) {
+    if (PyObject_GetBuffer(haystack, &view, PyBUF_SIMPLE) < 0) {
         return NULL;
     }
     PyObject *found = PyList_New(0);
-    if (found != NULL
-        && automaton_search(self, view.buf, view.len, report_tuple, found) < 0) {
-        Py_CLEAR(found);
+    const Dfa *dfa = &self->dfa;
+    const uint32_t *delta = dfa->delta;
+    const unsigned char *bytes = view.buf;
+    size_t state = 0;
+    for (Py_ssize_t k = 0; found != NULL && k < view.len; k++) {
+        state = delta[state + self->class_of[bytes[k]]];
+        if (state >= dfa->limit && dfa_report(dfa, state, k, report_tuple, found) < 0) {
+            Py_CLEAR(found);
+        }
     }
     PyBuffer_Release(&view);
     return found;
 }
 
 static PyObject *
-automaton_scan(Automaton *self, PyObject *const *args, Py_ssize_t nargs)
-{
-    if (nargs != 5) {
-        PyErr_SetString(PyExc_TypeError, "scan() takes 5 arguments");
-        return NULL;
-    }
-    Sorting sorting;
-    if (sorting_init(&sorting, args[1], args[2], args[3], args[4]) < 0) {
-        return NULL;
-    }
-    Py_buffer view;
-    if (haystack_bytes(args[0], &view) < 0) {
-        return NULL;
-    }
-    int rc = -1;
-    if (view.len != sorting.n) {
-        PyErr_Format(PyExc_ValueError,
-                     "the haystack (%zd bytes) must have a byte per character of the text "
-                     "(%zd)",
-                     view.len, sorting.n);
-    }
-    else if (PyTuple_GET_SIZE(sorting.meanings) != self->patterns) {
-        PyErr_Format(PyExc_ValueError, "%zd meanings for %zd patterns",
-                     PyTuple_GET_SIZE(sorting.meanings), self->patterns);
-    }
-    else {
-        rc = automaton_search(self, view.buf, view.len, report_sorted, &sorting);
-    }
-    PyBuffer_Release(&view);
-    if (rc < 0) {
-        return NULL;
-    }
-    Py_RETURN_NONE;
-}
-
-static PyObject *
 automaton_sizeof(Automaton *self, PyObject *unused)
 {
-    size_t size = sizeof(Automaton)
-                  + (size_t)self->patterns * (sizeof(Py_ssize_t) + sizeof(int32_t))
-                  + (size_t)self->states * self->classes * sizeof(uint32_t)
-                  + (size_t)self->states * 2 * sizeof(int32_t);
-    return PyLong_FromSize_t(size);
+    return PyLong_FromSize_t(sizeof(Automaton) + dfa_size(&self->dfa));
 }
 
 static PyMethodDef automaton_methods[] = {
@@ -798,11 +656,6 @@ static PyMethodDef automaton_methods[] = {
      "find_matches_as_indexes(haystack, overlapping=True) -> list\n\n"
      "Every occurrence of every pattern in ``haystack`` (bytes), as (pattern number, start,\n"
      "end), in the order they end."},
-    {"scan", (PyCFunction)(void (*)(void))automaton_scan, METH_FASTCALL,
-     "scan(haystack, meanings, text, out, words)\n\n"
-     "``scan(self.find_matches_as_indexes(haystack, overlapping=True), meanings, text, out,\n"
-     "words)`` without the list of matches: ``haystack`` has a byte per character of\n"
-     "``text``."},
     {"__sizeof__", (PyCFunction)automaton_sizeof, METH_NOARGS, NULL},
     {NULL, NULL, 0, NULL},
 };
@@ -816,6 +669,467 @@ static PyTypeObject AutomatonType = {
     .tp_doc = "Automaton(patterns)\n\nAn Aho-Corasick DFA over ``patterns`` (bytes, none empty).",
     .tp_methods = automaton_methods,
     .tp_new = automaton_new,
+};
+
+/* -- TextSearch: aliases looked for in a str, character by character --------------------
+ *
+ * The ``actors`` automata, searched in the text itself: the DFAs' symbols are classes of
+ * characters (every character of a pattern has its own), and a table gives each character
+ * of the BMP its class, so that no copy of the text is made, in UTF-8 or in lower case, and
+ * the offsets of the matches are the characters'.
+ *
+ * A search has four parts: the patterns written in ASCII as they are written (``cased``)
+ * and lower-cased (``folded``), then the others likewise. A folded part gives a character
+ * the class of its lower case: ``Py_UNICODE_TOLOWER`` is ``str.lower`` of one character
+ * but for "İ", whose lower case "i̇" is two characters and which ``text.lower_copy`` makes
+ * "i" as it does, and for "Σ", whose lower case ("σ", or "ς" at the end of a word) depends
+ * on the characters around it. So "σ" and "ς" share a class, and a folded pattern holding
+ * one of them is compared with ``lower_copy(text)`` where it matches. The first two parts
+ * search every text, at once; the others only a text holding a character outside ASCII
+ * that they have a class for, which most texts do not.
+ */
+#define SIGMA 0x03C3
+#define FINAL_SIGMA 0x03C2
+#define PARTS 4
+
+typedef struct {
+    Dfa dfa;
+    int fold;
+    uint16_t *table;         /* per character of the BMP, its class */
+    Py_UCS4 *astral;         /* the classed characters beyond the BMP, sorted */
+    uint16_t *astral_class;  /* and their classes */
+    Py_ssize_t astral_count;
+    PyObject *patterns;      /* a tuple of str */
+    PyObject *meanings;      /* a tuple: per pattern (word, literal entries, stem entries) */
+    uint8_t *check;          /* per pattern: whether to compare it with lower_copy(text) */
+} Part;
+
+typedef struct {
+    PyObject_HEAD
+    Part parts[PARTS];
+} TextSearch;
+
+static inline Py_UCS4
+folded_char(Py_UCS4 ch)
+{
+    ch = Py_UNICODE_TOLOWER(ch);
+    return ch == FINAL_SIGMA ? SIGMA : ch;
+}
+
+static uint16_t
+astral_class_of(const Part *part, Py_UCS4 ch)
+{
+    if (part->fold) {
+        ch = folded_char(ch);
+    }
+    if (ch <= 0xFFFF) { /* (no character beyond the BMP has its lower case within it) */
+        return part->table[ch];
+    }
+    Py_ssize_t lo = 0, hi = part->astral_count;
+    while (lo < hi) {
+        Py_ssize_t mid = lo + (hi - lo) / 2;
+        if (part->astral[mid] < ch) {
+            lo = mid + 1;
+        }
+        else {
+            hi = mid;
+        }
+    }
+    return lo < part->astral_count && part->astral[lo] == ch ? part->astral_class[lo] : 0;
+}
+
+/* The class of character ``ch`` (of type T) in a part with table ``table``. */
+#define CLASS_OF(T, part, table, ch)                                                    \
+    ((sizeof(T) < 4 || (ch) <= 0xFFFF) ? (table)[(ch)] : astral_class_of((part), (ch)))
+
+static void
+part_free(Part *part)
+{
+    dfa_free(&part->dfa);
+    PyMem_Free(part->table);
+    PyMem_Free(part->astral);
+    PyMem_Free(part->astral_class);
+    PyMem_Free(part->check);
+    Py_CLEAR(part->patterns);
+    Py_CLEAR(part->meanings);
+}
+
+static int
+compare_chars(const void *a, const void *b)
+{
+    Py_UCS4 x = *(const Py_UCS4 *)a, y = *(const Py_UCS4 *)b;
+    return (x > y) - (x < y);
+}
+
+/* Whether ``meaning`` is (word number, literal entries, stem entries), entries being
+   (order, alias number) pairs. */
+static int
+valid_meaning(PyObject *meaning)
+{
+    if (!PyTuple_Check(meaning) || PyTuple_GET_SIZE(meaning) != 3
+        || !PyLong_Check(PyTuple_GET_ITEM(meaning, 0))) {
+        return 0;
+    }
+    for (int k = 1; k < 3; k++) {
+        PyObject *entries = PyTuple_GET_ITEM(meaning, k);
+        if (!PyTuple_Check(entries)) {
+            return 0;
+        }
+        for (Py_ssize_t e = 0; e < PyTuple_GET_SIZE(entries); e++) {
+            PyObject *entry = PyTuple_GET_ITEM(entries, e);
+            if (!PyTuple_Check(entry) || PyTuple_GET_SIZE(entry) != 2) {
+                return 0;
+            }
+        }
+    }
+    return 1;
+}
+
+/* Part ``index`` from ``spec``, (patterns, meanings): its alphabet, its table of classes,
+   and its DFA. */
+static int
+part_build(Part *part, PyObject *spec, int index)
+{
+    part->fold = index % 2;
+    if (!PyTuple_Check(spec) || PyTuple_GET_SIZE(spec) != 2
+        || !PyTuple_Check(PyTuple_GET_ITEM(spec, 0))
+        || !PyTuple_Check(PyTuple_GET_ITEM(spec, 1))) {
+        PyErr_Format(PyExc_TypeError, "part %d must be a tuple (patterns, meanings) of tuples",
+                     index);
+        return -1;
+    }
+    PyObject *patterns = PyTuple_GET_ITEM(spec, 0), *meanings = PyTuple_GET_ITEM(spec, 1);
+    Py_ssize_t count = PyTuple_GET_SIZE(patterns), total = 0;
+    if (PyTuple_GET_SIZE(meanings) != count) {
+        PyErr_Format(PyExc_ValueError, "part %d: %zd meanings for %zd patterns", index,
+                     PyTuple_GET_SIZE(meanings), count);
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *pattern = PyTuple_GET_ITEM(patterns, i);
+        if (!PyUnicode_Check(pattern) || PyUnicode_READY(pattern) < 0) {
+            PyErr_Format(PyExc_TypeError, "part %d: pattern %zd is not a str", index, i);
+            return -1;
+        }
+        if (PyUnicode_GET_LENGTH(pattern) == 0) {
+            PyErr_Format(PyExc_ValueError, "part %d: pattern %zd is empty", index, i);
+            return -1;
+        }
+        if (!valid_meaning(PyTuple_GET_ITEM(meanings, i))) {
+            PyErr_Format(PyExc_TypeError,
+                         "part %d: meaning %zd must be a tuple (word number, literal "
+                         "entries, stem entries), entries being pairs",
+                         index, i);
+            return -1;
+        }
+        total += PyUnicode_GET_LENGTH(pattern);
+    }
+    part->patterns = Py_NewRef(patterns);
+    part->meanings = Py_NewRef(meanings);
+    int rc = -1;
+    Py_UCS4 *alphabet = PyMem_New(Py_UCS4, total ? total : 1);
+    uint32_t *symbols = PyMem_New(uint32_t, total ? total : 1);
+    Py_ssize_t *offsets = PyMem_New(Py_ssize_t, count + 1);
+    uint16_t *direct = PyMem_New(uint16_t, 0x10000); /* the BMP's classed characters */
+    part->table = PyMem_New(uint16_t, 0x10000);
+    part->check = PyMem_New(uint8_t, count ? count : 1);
+    if (!alphabet || !symbols || !offsets || !direct || !part->table || !part->check) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    /* The alphabet: the patterns' characters (in a folded part, "ς" as "σ"), sorted, each
+       numbered from 1 in that order (ASCII first, the characters most texts are made of:
+       their columns of the table lie together). */
+    Py_ssize_t size = 0;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *pattern = PyTuple_GET_ITEM(patterns, i);
+        part->check[i] = 0;
+        for (Py_ssize_t k = 0; k < PyUnicode_GET_LENGTH(pattern); k++) {
+            Py_UCS4 ch = PyUnicode_READ_CHAR(pattern, k);
+            if (part->fold && (ch == SIGMA || ch == FINAL_SIGMA)) {
+                ch = SIGMA;
+                part->check[i] = 1;
+            }
+            alphabet[size++] = ch;
+        }
+    }
+    qsort(alphabet, size, sizeof(Py_UCS4), compare_chars);
+    Py_ssize_t letters = 0, astral = 0;
+    for (Py_ssize_t k = 0; k < size; k++) {
+        if (letters == 0 || alphabet[letters - 1] != alphabet[k]) {
+            alphabet[letters++] = alphabet[k];
+            astral += alphabet[k] > 0xFFFF;
+        }
+    }
+    if (letters >= 0xFFFF) {
+        PyErr_Format(PyExc_ValueError, "part %d: too many characters for one automaton",
+                     index);
+        goto done;
+    }
+    memset(direct, 0, 0x10000 * sizeof(uint16_t));
+    part->astral = PyMem_New(Py_UCS4, astral ? astral : 1);
+    part->astral_class = PyMem_New(uint16_t, astral ? astral : 1);
+    if (!part->astral || !part->astral_class) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t k = 0; k < letters; k++) {
+        if (alphabet[k] <= 0xFFFF) {
+            direct[alphabet[k]] = (uint16_t)(k + 1);
+        }
+        else {
+            part->astral[part->astral_count] = alphabet[k];
+            part->astral_class[part->astral_count++] = (uint16_t)(k + 1);
+        }
+    }
+    /* Each character's class: its own, or in a folded part its lower case's. */
+    for (Py_UCS4 ch = 0; ch < 0x10000; ch++) {
+        Py_UCS4 seen = part->fold ? folded_char(ch) : ch;
+        part->table[ch] = seen <= 0xFFFF ? direct[seen] : 0;
+    }
+    Py_ssize_t at = 0;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *pattern = PyTuple_GET_ITEM(patterns, i);
+        offsets[i] = at;
+        for (Py_ssize_t k = 0; k < PyUnicode_GET_LENGTH(pattern); k++) {
+            Py_UCS4 ch = PyUnicode_READ_CHAR(pattern, k);
+            if (part->fold && ch == FINAL_SIGMA) {
+                ch = SIGMA;
+            }
+            Py_UCS4 *found = bsearch(&ch, alphabet, letters, sizeof(Py_UCS4), compare_chars);
+            symbols[at++] = (uint32_t)(found - alphabet) + 1;
+        }
+    }
+    offsets[count] = at;
+    rc = dfa_build(&part->dfa, count, symbols, offsets, (uint32_t)letters + 1);
+done:
+    PyMem_Free(alphabet);
+    PyMem_Free(symbols);
+    PyMem_Free(offsets);
+    PyMem_Free(direct);
+    return rc;
+}
+
+static void
+text_search_dealloc(TextSearch *self)
+{
+    for (int p = 0; p < PARTS; p++) {
+        part_free(&self->parts[p]);
+    }
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *
+text_search_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
+{
+    PyObject *specs[PARTS];
+    static char *keywords[] = {"cased", "folded", "other_cased", "other_folded", NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOO:TextSearch", keywords, &specs[0],
+                                     &specs[1], &specs[2], &specs[3])) {
+        return NULL;
+    }
+    TextSearch *self = (TextSearch *)type->tp_alloc(type, 0);
+    for (int p = 0; self != NULL && p < PARTS; p++) {
+        if (part_build(&self->parts[p], specs[p], p) < 0) {
+            Py_CLEAR(self);
+        }
+    }
+    return (PyObject *)self;
+}
+
+/* What a match of one part is checked against and sorted into. */
+typedef struct {
+    const Part *part;
+    Sorting sorting;
+    PyObject *text;
+    PyObject *lower;     /* text.lower_copy */
+    PyObject **lowered;  /* lower_copy(text), once it is asked for */
+} Reporting;
+
+static int
+report_match(void *context, Py_ssize_t p, Py_ssize_t start, Py_ssize_t end)
+{
+    Reporting *reporting = (Reporting *)context;
+    const Part *part = reporting->part;
+    if (part->check[p]) {
+        PyObject *lowered = *reporting->lowered;
+        if (lowered == NULL) {
+            lowered = PyObject_CallOneArg(reporting->lower, reporting->text);
+            if (lowered == NULL) {
+                return -1;
+            }
+            *reporting->lowered = lowered;
+            if (!PyUnicode_Check(lowered) || PyUnicode_READY(lowered) < 0
+                || PyUnicode_GET_LENGTH(lowered) != reporting->sorting.n) {
+                PyErr_SetString(PyExc_ValueError,
+                                "lower(text) must be a str as long as the text");
+                return -1;
+            }
+        }
+        PyObject *pattern = PyTuple_GET_ITEM(part->patterns, p);
+        for (Py_ssize_t k = start; k < end; k++) {
+            if (PyUnicode_READ_CHAR(lowered, k) != PyUnicode_READ_CHAR(pattern, k - start)) {
+                return 0;
+            }
+        }
+    }
+    return sort_match(&reporting->sorting, p, start, end);
+}
+
+/* Both DFAs of parts ``a`` and ``b`` over the characters (of type T) of the text, in one
+   loop. (The loop runs to the next character where a pattern ends, and the matches are
+   reported outside it: it holds no call, which leaves all its values in registers.) */
+#define SEARCH_TWO(T)                                                                     \
+    do {                                                                                  \
+        const T *chars = (const T *)data;                                                 \
+        const Part *a = first->part, *b = second->part;                                   \
+        const uint32_t *da = a->dfa.delta, *db = b->dfa.delta;                            \
+        const uint16_t *ta = a->table, *tb = b->table;                                    \
+        const size_t la = a->dfa.limit, lb = b->dfa.limit;                                \
+        size_t sa = 0, sb = 0;                                                            \
+        Py_ssize_t k = 0;                                                                 \
+        while (k < n) {                                                                   \
+            for (; k < n; k++) {                                                          \
+                T ch = chars[k];                                                          \
+                sa = da[sa + CLASS_OF(T, a, ta, ch)];                                     \
+                sb = db[sb + CLASS_OF(T, b, tb, ch)];                                     \
+                if (sa >= la || sb >= lb) {                                               \
+                    break;                                                                \
+                }                                                                         \
+            }                                                                             \
+            if (k == n) {                                                                 \
+                break;                                                                    \
+            }                                                                             \
+            if (sa >= la && dfa_report(&a->dfa, sa, k, report_match, first) < 0) {       \
+                return -1;                                                                \
+            }                                                                             \
+            if (sb >= lb && dfa_report(&b->dfa, sb, k, report_match, second) < 0) {      \
+                return -1;                                                                \
+            }                                                                             \
+            k++;                                                                          \
+        }                                                                                 \
+    } while (0)
+
+static int
+search_two(Reporting *first, Reporting *second, int kind, const void *data, Py_ssize_t n)
+{
+    if (kind == PyUnicode_1BYTE_KIND) {
+        SEARCH_TWO(Py_UCS1);
+    }
+    else if (kind == PyUnicode_2BYTE_KIND) {
+        SEARCH_TWO(Py_UCS2);
+    }
+    else {
+        SEARCH_TWO(Py_UCS4);
+    }
+    return 0;
+}
+
+/* Whether the text holds a character outside ASCII that part ``a`` or ``b`` has a class
+   for: else neither can match (each of their patterns holds such a character). */
+#define CLASSED(T)                                                                        \
+    do {                                                                                  \
+        const T *chars = (const T *)data;                                                 \
+        for (Py_ssize_t k = 0; k < n; k++) {                                              \
+            T ch = chars[k];                                                              \
+            if (ch >= 128 && (CLASS_OF(T, a, a->table, ch) | CLASS_OF(T, b, b->table, ch))) { \
+                return 1;                                                                 \
+            }                                                                             \
+        }                                                                                 \
+    } while (0)
+
+static int
+holds_classed(const Part *a, const Part *b, int kind, const void *data, Py_ssize_t n)
+{
+    if (kind == PyUnicode_1BYTE_KIND) {
+        CLASSED(Py_UCS1);
+    }
+    else if (kind == PyUnicode_2BYTE_KIND) {
+        CLASSED(Py_UCS2);
+    }
+    else {
+        CLASSED(Py_UCS4);
+    }
+    return 0;
+}
+
+static PyObject *
+text_search_scan(TextSearch *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 5) {
+        PyErr_SetString(PyExc_TypeError, "scan() takes 5 arguments");
+        return NULL;
+    }
+    PyObject *text = args[0], *out = args[1], *lower = args[4];
+    if (!PyUnicode_Check(text) || !PyList_Check(out) || !PyDict_Check(args[2])
+        || !PyDict_Check(args[3]) || !PyCallable_Check(lower)) {
+        PyErr_SetString(PyExc_TypeError,
+                        "scan() takes a str, a list, two dicts and a callable");
+        return NULL;
+    }
+    if (PyUnicode_READY(text) < 0) {
+        return NULL;
+    }
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    PyObject *lowered = NULL;
+    Reporting reporting[PARTS];
+    for (int p = 0; p < PARTS; p++) {
+        Part *part = &self->parts[p];
+        Reporting made = {part, {part->meanings, out, args[part->fold ? 3 : 2], kind, data, n},
+                          text, lower, &lowered};
+        reporting[p] = made;
+    }
+    int rc = search_two(&reporting[0], &reporting[1], kind, data, n);
+    if (rc == 0 && !PyUnicode_IS_ASCII(text)
+        && holds_classed(&self->parts[2], &self->parts[3], kind, data, n)) {
+        rc = search_two(&reporting[2], &reporting[3], kind, data, n);
+    }
+    Py_XDECREF(lowered);
+    if (rc < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+text_search_sizeof(TextSearch *self, PyObject *unused)
+{
+    size_t size = sizeof(TextSearch);
+    for (int p = 0; p < PARTS; p++) {
+        const Part *part = &self->parts[p];
+        size += dfa_size(&part->dfa) + 0x10000 * sizeof(uint16_t) + (size_t)part->dfa.patterns
+                + (size_t)part->astral_count * (sizeof(Py_UCS4) + sizeof(uint16_t));
+    }
+    return PyLong_FromSize_t(size);
+}
+
+static PyMethodDef text_search_methods[] = {
+    {"scan", (PyCFunction)(void (*)(void))text_search_scan, METH_FASTCALL,
+     "scan(text, out, cased_words, folded_words, lower)\n\n"
+     "Every occurrence of every pattern in ``text`` (a str), sorted as ``actors._scan``\n"
+     "sorts them: the aliases' into ``out``, the words' places into ``cased_words`` (the\n"
+     "cased parts') and ``folded_words``. ``lower`` is ``text.lower_copy``, called at most\n"
+     "once, for a folded pattern holding a sigma."},
+    {"__sizeof__", (PyCFunction)text_search_sizeof, METH_NOARGS, NULL},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject TextSearchType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "dyadwatch._speedups.TextSearch",
+    .tp_basicsize = sizeof(TextSearch),
+    .tp_dealloc = (destructor)text_search_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "TextSearch(cased, folded, other_cased, other_folded)\n\n"
+              "Automata over the patterns of each part, (patterns, meanings): the patterns\n"
+              "(str, none empty) are found in a text as they are written (cased) or in its\n"
+              "lower case (folded, as ``text.lower_copy`` makes it); the first two parts'\n"
+              "should be ASCII, the others not. A meaning is (word number, literal entries,\n"
+              "stem entries), as ``actors._scan`` takes it.",
+    .tp_methods = text_search_methods,
+    .tp_new = text_search_new,
 };
 
 /* -- Sentences and pairs -----------------------------------------------------------------
@@ -1379,9 +1693,7 @@ done:
 }
 
 static PyMethodDef methods[] = {
-    {"scan", (PyCFunction)(void (*)(void))scan, METH_FASTCALL, scan_doc},
     {"select", (PyCFunction)(void (*)(void))select_mentions, METH_FASTCALL, select_doc},
-    {"prepare", prepare, METH_O, prepare_doc},
     {"sentence_ends", sentence_ends, METH_VARARGS,
      "sentence_ends(text, lo, hi, until, abbreviations, starters) -> list\n\n"
      "``text.sentence_ends(text, lo, hi, until)``."},
@@ -1406,11 +1718,13 @@ PyInit__speedups(void)
     for (Py_UCS4 ch = 0; ch < 128; ch++) {
         ascii_word[ch] = ch == '_' || Py_UNICODE_ISALNUM(ch);
     }
-    if (PyType_Ready(&AutomatonType) < 0) {
+    if (PyType_Ready(&AutomatonType) < 0 || PyType_Ready(&TextSearchType) < 0) {
         return NULL;
     }
     PyObject *module = PyModule_Create(&module_def);
-    if (module != NULL && PyModule_AddObjectRef(module, "Automaton", (PyObject *)&AutomatonType) < 0) {
+    if (module != NULL
+        && (PyModule_AddObjectRef(module, "Automaton", (PyObject *)&AutomatonType) < 0
+            || PyModule_AddObjectRef(module, "TextSearch", (PyObject *)&TextSearchType) < 0)) {
         Py_CLEAR(module);
     }
     return module;

@@ -37,7 +37,7 @@ try:  # The regular-expression parser, to find the words a guard cannot match wi
 except ImportError:  # pragma: no cover - guards are then tried wherever they may apply
     _sre = _sre_parse = None
 
-from dyadwatch.automata import COMPILED, ScriptAutomata, marks
+from dyadwatch.automata import ScriptAutomata, marks
 from dyadwatch.text import (
     ABBREVIATIONS,
     SENTENCE_STARTERS,
@@ -420,13 +420,16 @@ _Entries = tuple[tuple[int, int], ...]
 
 @dataclass(frozen=True)
 class _Automaton:
-    """Aho-Corasick automata over aliases' literal parts and other words (``words``: what
-    guards and ambiguity rules look for). ``search`` gives what each pattern is: (its
+    """The patterns of one automaton: aliases' literal parts and other words (``words``:
+    what guards and ambiguity rules look for). ``meanings`` says what each pattern is: (its
     number in ``words``, or -1 if it is no such word; the literal aliases it stands for;
-    the stem aliases it begins)."""
+    the stem aliases it begins). ``search`` searches for them, where the package was built
+    without its compiled part (else the gazetteer's ``TextSearch`` does, and it is None)."""
 
     words: list[str]
-    search: ScriptAutomata[tuple[int, _Entries, _Entries]]
+    patterns: list[str]
+    meanings: list[tuple[int, _Entries, _Entries]]
+    search: ScriptAutomata[tuple[int, _Entries, _Entries]] | None
 
 
 class _Spellers:
@@ -549,13 +552,31 @@ def _select(
 
 
 # The compiled forms of these functions, where the package was built with them (a C
-# compiler was there when it was installed); ``_scan``, ``_prepare`` and ``_select`` are
-# the reference.
-# (``sentence_pairs`` is ``Gazetteer._sentence_pairs``, in a form of its own.)
+# compiler was there when it was installed); ``_select`` is the reference. ``TextSearch``
+# searches a text for all the aliases and words at once, as ``Gazetteer._byte_matches``
+# does with ``_prepare``, automata of bytes and ``_scan``. (``sentence_pairs`` is
+# ``Gazetteer._sentence_pairs``, in a form of its own.)
 try:
-    from dyadwatch._speedups import prepare, scan, select, sentence_pairs
+    from dyadwatch._speedups import TextSearch, select, sentence_pairs
 except ImportError:  # pragma: no cover - checked by tests/test_speedups.py
-    prepare, scan, select, sentence_pairs = _prepare, _scan, _select, None
+    TextSearch, select, sentence_pairs = None, _select, None
+
+
+def _text_search(cased: _Automaton, folded: _Automaton) -> Any:
+    """A compiled ``TextSearch`` of both automata's patterns, in four parts: those written
+    in ASCII, searched as they are written (``cased``) and in lower case (``folded``),
+    then the others likewise."""
+    parts = []
+    for latin in (True, False):
+        for matcher in (cased, folded):
+            chosen = [i for i, p in enumerate(matcher.patterns) if p.isascii() == latin]
+            parts.append(
+                (
+                    tuple(matcher.patterns[i] for i in chosen),
+                    tuple(matcher.meanings[i] for i in chosen),
+                )
+            )
+    return TextSearch(*parts)
 
 
 class Gazetteer:
@@ -674,10 +695,12 @@ class Gazetteer:
         """Build the two Aho-Corasick automata and the guard index.
 
         Case-sensitive aliases (and the capitalised forms of the longer ones, for headlines
-        in capitals) are searched in the text as it is; all-lower-case aliases in a
-        lower-cased copy of the same length. Each automaton finds every occurrence of every
-        alias in one pass; word boundaries, stems and overlaps are settled afterwards on
-        the few hits, which is what makes detection fast.
+        in capitals) are searched in the text as it is; all-lower-case aliases in its lower
+        case (``text.lower_copy``, as long as the text). Each automaton finds every
+        occurrence of every alias in one pass; word boundaries, stems and overlaps are
+        settled afterwards on the few hits, which is what makes detection fast. Where the
+        package has its compiled part, ``_search`` searches for both automata's patterns in
+        one pass over the text itself (see ``_text_search``).
         """
         self.aliases = self._merge_terms(self.aliases)
         cased: dict[str, list[Alias]] = {}
@@ -703,6 +726,9 @@ class Gazetteer:
         number = {id(alias): i for i, alias in enumerate(self.aliases)}
         self._cased = self._automaton(cased, self._guard_words | cue_cased, number, 0)
         self._folded = self._automaton(folded, cue_folded, number, 1)
+        self._search = None
+        if TextSearch is not None:
+            self._search = _text_search(self._cased, self._folded)
         self._index_guards()
         # Per alias number, what a mention needs: the alias, its actor, text and kind.
         self._alias_info = [(a, a.actor, a.text, a.kind) for a in self.aliases]
@@ -744,7 +770,8 @@ class Gazetteer:
             else (index[p], (), ())
             for p in patterns
         ]
-        return _Automaton(ordered, ScriptAutomata.build(patterns, meanings))
+        search = ScriptAutomata.build(patterns, meanings) if TextSearch is None else None
+        return _Automaton(ordered, patterns, meanings, search)
 
     def _guard_index(self) -> None:
         """Which guards can cover which alias: a guard is tried only around mentions whose
@@ -895,15 +922,9 @@ class Gazetteer:
         cannot match (the text holds none of their characters)."""
         out: list[tuple[int, int, int, int]] = []
         words: dict[int, list[tuple[int, int]]] = {}
-        search = matcher.search
-        if search.latin is not None:
-            if COMPILED:  # (the search and the scan in one, with no list of matches between)
-                search.latin.scan(haystack, search.latin_values, text, out, words)
-            else:
-                found = search.latin.find_matches_as_indexes(haystack, overlapping=True)
-                scan(found, search.latin_values, text, out, words)
-        for found, meanings in search.text_searches(haystack, chars, data, others, latin=False):
-            scan(found, meanings, text, out, words)
+        assert matcher.search is not None
+        for found, meanings in matcher.search.text_searches(haystack, chars, data, others):
+            _scan(found, meanings, text, out, words)
         return out, words
 
     @staticmethod
@@ -1017,13 +1038,35 @@ class Gazetteer:
                         return True
         return False
 
-    def find_mentions(
-        self, text: str, when: date | None = None
-    ) -> tuple[list[Mention], list[dict]]:
-        """All actor mentions in ``text``, with the matches that were dropped and why."""
+    def _matches(
+        self, text: str
+    ) -> tuple[
+        list[tuple[int, int, int, int]],
+        dict[int, list[tuple[int, int]]],
+        dict[int, list[tuple[int, int]]],
+    ]:
+        """The alias matches in ``text`` as ``_hits`` gives them (unsorted), and where the
+        other words are: those of the case-sensitive automaton and the others'."""
+        if self._search is None:
+            return self._byte_matches(text)
+        raw: list[tuple[int, int, int, int]] = []
+        cased_words: dict[int, list[tuple[int, int]]] = {}
+        folded_words: dict[int, list[tuple[int, int]]] = {}
+        self._search.scan(text, raw, cased_words, folded_words, lower_copy)
+        return raw, cased_words, folded_words
+
+    def _byte_matches(
+        self, text: str
+    ) -> tuple[
+        list[tuple[int, int, int, int]],
+        dict[int, list[tuple[int, int]]],
+        dict[int, list[tuple[int, int]]],
+    ]:
+        """``_matches`` found with automata of bytes and ``_scan``, as the package does
+        where it was built without its compiled part (which searches the text itself)."""
         # Patterns outside ASCII are searched only where their characters are: in the text
         # (or, lower-cased, in its lower-cased copy).
-        marked, low_marked, rest = prepare(text)
+        marked, low_marked, rest = _prepare(text)
         cased_others = self._cased.search.in_text(rest)
         folded_others = self._folded.search.in_lowered(rest)
         if not rest:  # (ASCII: the marks are the text's UTF-8)
@@ -1048,7 +1091,13 @@ class Gazetteer:
                 folded_others,
                 lower_utf8(text)[0] if folded_others else None,
             )
-        raw += folded_hits
+        return raw + folded_hits, cased_words, folded_words
+
+    def find_mentions(
+        self, text: str, when: date | None = None
+    ) -> tuple[list[Mention], list[dict]]:
+        """All actor mentions in ``text``, with the matches that were dropped and why."""
+        raw, cased_words, folded_words = self._matches(text)
         # Where matches overlap, the longest wins ("Israel Defense Forces" over "Israel").
         raw.sort()
         info = self._alias_info

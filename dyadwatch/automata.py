@@ -12,6 +12,11 @@ matches are the characters' (no such pattern holds a "?"). The others are looked
 text's UTF-8, and the offsets of their few matches turned into characters' here
 (``char_offsets``). (The library's search of a string maps every byte of the text to its
 character, eight bytes of memory each, for a hundred times fewer matches.)
+
+Where the package was built with its compiled part, the gazetteer's aliases are searched
+otherwise, by ``_speedups.TextSearch``: in the text itself, one character at a time, with
+no copy of it in bytes or in lower case (see ``actors._text_search``). These automata then
+serve the topic lexicons.
 """
 
 from __future__ import annotations
@@ -43,8 +48,8 @@ def marks(text: str) -> bytes:
 def automaton(patterns: list[bytes]) -> Any:
     """An automaton finding every occurrence of every one of ``patterns``:
     ``find_matches_as_indexes(haystack, overlapping=True)`` lists them as (pattern number,
-    start, end) in the order they end. The compiled one (``COMPILED``) also has ``scan``
-    (see ``actors._scan``); else it is ahocorasick-rs's DFA."""
+    start, end) in the order they end. It is the package's own (``COMPILED``) where the
+    package was built with its compiled part, else ahocorasick-rs's DFA."""
     if _Compiled is not None:
         return _Compiled(patterns)
     return ahocorasick_rs.BytesAhoCorasick(

@@ -132,3 +132,28 @@ def demo_settings(site: Any, database: Path, **extra: Any) -> dict[str, Any]:
     }
     settings.update(extra)
     return settings
+
+
+@pytest.fixture(scope="session")
+def build_pure() -> Callable[[dict[str, Any]], Any]:
+    """Builds a gazetteer as the package does where it was built without its compiled part:
+    searched with automata of bytes (ahocorasick-rs's) and the Python reference."""
+    import dyadwatch.actors as actors
+    import dyadwatch.automata as automata
+
+    def build(data: dict[str, Any]) -> Any:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(actors, "TextSearch", None)
+            patch.setattr(automata, "_Compiled", None)
+            gazetteer = actors.Gazetteer(data)
+        assert gazetteer._search is None and gazetteer._cased.search is not None
+        return gazetteer
+
+    return build
+
+
+@pytest.fixture(scope="session")
+def pure_gazetteer(build_pure: Callable[[dict[str, Any]], Any]) -> Any:
+    """The shipped gazetteer, built by ``build_pure``."""
+    source = PROJECT / "dyadwatch" / "gazetteer.yaml"
+    return build_pure(yaml.safe_load(source.read_text(encoding="utf-8")))

@@ -25,7 +25,6 @@ from dyadwatch.actors import (
     _spells,
     load_gazetteer,
 )
-from dyadwatch.automata import marks
 from dyadwatch.text import normalise
 
 CASES = Path(__file__).parent / "cases" / "actors.txt"
@@ -350,7 +349,12 @@ def test_required_words_are_in_every_match(gazetteer: Gazetteer) -> None:
     assert matched >= len(GUARDED)
 
 
-def test_cues_found_from_the_automata(gazetteer: Gazetteer) -> None:
+@pytest.mark.parametrize("searched", ["compiled", "pure"])
+def test_cues_found_from_the_automata(
+    gazetteer: Gazetteer, pure_gazetteer: Gazetteer, searched: str
+) -> None:
+    if searched == "pure":
+        gazetteer = pure_gazetteer
     texts = [
         *_texts(),
         "Voters in ATLANTA, Georgia queued in the COUNTY.",
@@ -367,24 +371,10 @@ def test_cues_found_from_the_automata(gazetteer: Gazetteer) -> None:
     hits = 0
     for text in texts:
         lowered = text.replace("İ", "I").lower()
-        # (The texts are searched as their marks and their UTF-8.)
-        plain = None if text.isascii() else text
+        _, cased, folded = gazetteer._matches(text)
         found = (
-            gazetteer._occurrences(
-                gazetteer._cased,
-                gazetteer._hits(gazetteer._cased, text, marks(text), plain, True, text.encode())[1],
-            ),
-            gazetteer._occurrences(
-                gazetteer._folded,
-                gazetteer._hits(
-                    gazetteer._folded,
-                    text,
-                    marks(lowered),
-                    plain and lowered,
-                    True,
-                    lowered.encode(),
-                )[1],
-            ),
+            gazetteer._occurrences(gazetteer._cased, cased),
+            gazetteer._occurrences(gazetteer._folded, folded),
         )
         for cues in rules:
             expected = cues.found(text, lowered)
@@ -464,8 +454,11 @@ def test_fast_yaml_loader_reads_the_shipped_gazetteer_alike(tmp_path: Path) -> N
 
 
 def test_automata_outside_ascii_are_skipped_only_where_they_cannot_match(
-    gazetteer: Gazetteer, monkeypatch: pytest.MonkeyPatch
+    gazetteer: Gazetteer, pure_gazetteer: Gazetteer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Both searches (the compiled one and the automata of bytes) skip the patterns
+    outside ASCII where the text holds none of their characters: they find what a search
+    of every text for them finds."""
     texts = [
         "РОССИЯ И ИЗРАИЛЬ",
         "россияне и израильтяне; Кремлёвский пул",
@@ -483,8 +476,9 @@ def test_automata_outside_ascii_are_skipped_only_where_they_cannot_match(
         data = haystack if chars is None else chars.encode("utf-8", "surrogatepass")
         return hits(matcher, text, haystack, chars, True, data)
 
+    assert [pure_gazetteer.find_mentions(t) for t in texts] == skipping
     monkeypatch.setattr(Gazetteer, "_hits", staticmethod(every_automaton))
-    assert [gazetteer.find_mentions(t) for t in texts] == skipping
+    assert [pure_gazetteer.find_mentions(t) for t in texts] == skipping
     assert sum(len(m) for m, _ in skipping) > 100
 
 

@@ -1,16 +1,18 @@
 """The compiled part of alias matching (dyadwatch/_speedups.c) against its Python reference:
-the automaton against ahocorasick-rs, and each function against the one it stands for in
-dyadwatch/actors.py, on random input and on whole detections with the shipped gazetteer."""
+the automaton against ahocorasick-rs, the search of texts against the automata of bytes,
+and each function against the one it stands for in dyadwatch/actors.py, on random input and
+on whole detections with the shipped gazetteer."""
 
 from __future__ import annotations
 
 import json
 import random
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import ahocorasick_rs
 import pytest
-import yaml
 
 import dyadwatch.actors as actors
 import dyadwatch.automata as automata
@@ -30,11 +32,12 @@ def test_the_compiled_part_is_built_and_used() -> None:
     uses it: without it, detection is several times slower."""
     assert speedups is not None, "dyadwatch._speedups was not built at install time"
     assert automata.COMPILED
-    assert actors.scan is speedups.scan
+    assert actors.TextSearch is speedups.TextSearch
     assert actors.select is speedups.select
-    assert actors.prepare is speedups.prepare
     assert actors.sentence_pairs is speedups.sentence_pairs
-    assert isinstance(load_gazetteer()._cased.search.latin, speedups.Automaton)
+    gazetteer = load_gazetteer()
+    assert isinstance(gazetteer._search, speedups.TextSearch)
+    assert gazetteer._cased.search is None  # (no automata of bytes beside it)
 
 
 @needs_speedups
@@ -60,16 +63,48 @@ def test_automaton_finds_what_ahocorasick_finds() -> None:
             assert haystack[start:end] == patterns[i]
 
 
+EMPTY: tuple[tuple, tuple] = ((), ())
+
+
+def _part(*patterns: str) -> tuple[tuple[str, ...], tuple]:
+    """A part of a ``TextSearch`` whose patterns are words numbered in order."""
+    return patterns, tuple((i, (), ()) for i in range(len(patterns)))
+
+
 @needs_speedups
-def test_automaton_rejects_what_it_cannot_search() -> None:
+def test_automata_reject_what_they_cannot_search() -> None:
     with pytest.raises(ValueError, match="pattern 1 is empty"):
         speedups.Automaton([b"a", b""])
     with pytest.raises(TypeError, match="pattern 0 is not bytes"):
         speedups.Automaton(["a"])
     with pytest.raises(ValueError, match="overlapping"):
         speedups.Automaton([b"a"]).find_matches_as_indexes(b"a")
-    with pytest.raises(ValueError, match="a byte per character"):
-        speedups.Automaton([b"a"]).scan(b"ab", ((-1, (), ()),), "a", [], {})
+    with pytest.raises(TypeError, match="part 0 must be a tuple"):
+        speedups.TextSearch(["a"], EMPTY, EMPTY, EMPTY)
+    with pytest.raises(TypeError, match="part 0: pattern 0 is not a str"):
+        speedups.TextSearch(((b"a",), ((0, (), ()),)), EMPTY, EMPTY, EMPTY)
+    with pytest.raises(ValueError, match="part 1: pattern 1 is empty"):
+        speedups.TextSearch(EMPTY, _part("a", ""), EMPTY, EMPTY)
+    with pytest.raises(ValueError, match="part 2: 1 meanings for 2 patterns"):
+        speedups.TextSearch(EMPTY, EMPTY, (("a", "b"), ((0, (), ()),)), EMPTY)
+    with pytest.raises(TypeError, match="part 3: meaning 0 must be a tuple"):
+        speedups.TextSearch(EMPTY, EMPTY, EMPTY, (("é",), (("0", (), ()),)))
+    with pytest.raises(TypeError, match="entries being pairs"):
+        speedups.TextSearch((("a",), ((-1, ((1, 2, 3),), ()),)), EMPTY, EMPTY, EMPTY)
+    search = speedups.TextSearch(EMPTY, EMPTY, EMPTY, _part("σ"))
+    with pytest.raises(TypeError, match="5 arguments"):
+        search.scan("σ")
+    with pytest.raises(TypeError, match="a str, a list, two dicts"):
+        search.scan(b"a", [], {}, {}, text_module.lower_copy)
+    # ``lower`` is asked for the lower-cased text only where a sigma needs it.
+    assert search.scan("a b", [], {}, {}, lambda text: 1 / 0) is None
+    with pytest.raises(ValueError, match="as long as the text"):
+        search.scan("Σ x", [], {}, {}, lambda text: "σ")
+    with pytest.raises(ZeroDivisionError):
+        search.scan("Σ x", [], {}, {}, lambda text: 1 / 0)
+    found: dict = {}
+    search.scan("ΟΔΟΣ Σ", [], {}, found, text_module.lower_copy)
+    assert found == {0: [(5, 6)]}  # (not the final sigma of "οδος")
 
 
 def _gazetteer_texts() -> list[str]:
@@ -83,44 +118,119 @@ def _gazetteer_texts() -> list[str]:
 
 def _variants(texts: list[str], rng: random.Random) -> list[str]:
     """The texts as they are, in other cases, and shuffled into new ones with other
-    characters around the aliases (letters of other scripts, digits, marks, surrogates)."""
+    characters around the aliases (letters of other scripts, digits, marks, surrogates,
+    characters lower-cased into ASCII)."""
     out = [*texts, *(t.upper() for t in texts), *(t.lower() for t in texts)]
     words = " ".join(texts).split()
     glue = [" ", "", "-", "'", "_", "é", "Ж", "İ", "Σ", "9", "\n", ". ", "\ud800", "😀", "—"]
+    glue += ["\u212a", "ς", "ſ", "ẞ"]
     for _ in range(300):
         picked = rng.sample(words, k=min(len(words), rng.randint(2, 40)))
         out.append("".join(w + rng.choice(glue) for w in picked))
     return out
 
 
+def _sorted_words(words: dict[int, list[tuple[int, int]]]) -> dict[int, list[tuple[int, int]]]:
+    return {number: sorted(spots) for number, spots in words.items()}
+
+
 @needs_speedups
-def test_prepare_is_its_reference() -> None:
-    rng = random.Random(3)
-    alphabet = "aZ?09 -é\x7f\x80ÿĀЖ İıΣσς\ud800😀\U0010ffff"
-    texts = ["", "plain ASCII", *_gazetteer_texts()[:50]]
-    texts += ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 60))) for _ in range(500)]
+def test_text_search_finds_what_the_automata_of_bytes_find(pure_gazetteer: Gazetteer) -> None:
+    """The matches and the words' places, by both: the same but for their order (which
+    nothing depends on: the matches are sorted, and so are the places where used)."""
+    compiled = load_gazetteer()
+    rng = random.Random(11)
+    matches = words = 0
+    for text in _variants(_gazetteer_texts(), rng):
+        raw, cased, folded = compiled._matches(text)
+        theirs = pure_gazetteer._matches(text)
+        assert sorted(raw) == sorted(theirs[0]), text
+        assert _sorted_words(cased) == _sorted_words(theirs[1]), text
+        assert _sorted_words(folded) == _sorted_words(theirs[2]), text
+        matches += len(raw)
+        words += len(cased) + len(folded)
+    assert matches > 2000 and words > 2000
+
+
+@needs_speedups
+def test_folded_parts_lower_every_character_as_lower_copy_does() -> None:
+    """Every character there is, each a word of its own, against patterns of one
+    character: all that lower-casing makes of another character, and others from every
+    plane. The folded parts find them where ``lower_copy`` shows them, the cased parts
+    where the text does."""
+    text = " ".join(map(chr, range(0x110000)))
+    lowered = text_module.lower_copy(text)
+    assert len(lowered) == len(text)
+    rng = random.Random(13)
+    made = {lowered[i] for i in range(0, len(text), 2) if lowered[i] != text[i]}
+    others = {chr(rng.randrange(0x110000)) for _ in range(3000)} | set("AZaz09σςΣİiıKk\u212a")
+    targets = sorted((made | others) - {" "})
+
+    def part(latin: bool) -> tuple[tuple[str, ...], tuple]:
+        chosen = [i for i, c in enumerate(targets) if c.isascii() == latin]
+        return tuple(targets[i] for i in chosen), tuple((i, (), ()) for i in chosen)
+
+    search = speedups.TextSearch(part(True), part(True), part(False), part(False))
+    out: list = []
+    cased: dict = {}
+    folded: dict = {}
+    search.scan(text, out, cased, folded, text_module.lower_copy)
+    assert out == []
+    for words, shown in ((cased, text), (folded, lowered)):
+        expected: dict[int, list[tuple[int, int]]] = {}
+        number = {c: i for i, c in enumerate(targets)}
+        for i in range(0, len(text), 2):
+            if shown[i] in number:
+                expected.setdefault(number[shown[i]], []).append((i, i + 1))
+        assert _sorted_words(words) == expected
+    assert len(made) > 1000 and sum(map(len, folded.values())) > 2000
+
+
+GREEK = {
+    "actors": {
+        "RUS": {
+            "name": "Russia",
+            "aliases": {
+                "name": ["Ρωσία", "Russia"],
+                "lang": {"el": ["ρωσίας", "ρωσικ*", "σύνορα ρωσίας"]},
+            },
+        },
+        "GRC": {"name": "Greece", "aliases": {"name": ["Ελλάδα", "ελλάς"]}},
+    }
+}
+
+
+@needs_speedups
+def test_sigmas_are_read_as_lower_copy_reads_them(
+    build_pure: Callable[[dict[str, Any]], Gazetteer],
+) -> None:
+    """A capital sigma is lower-cased "ς" at the end of a word and "σ" elsewhere: folded
+    aliases holding either match where ``lower_copy`` shows it."""
+    compiled, pure = Gazetteer(GREEK), build_pure(GREEK)
+    words = ["ΡΩΣΊΑΣ", "ρωσίας", "ρωσίασ", "ΡΩΣΊΑΣΑ", "Ρωσία", "ΡΩΣΙΚΌΣ", "ΕΛΛΆΣ", "ελλάσ"]
+    words += ["ΣΎΝΟΡΑ ΡΩΣΊΑΣ", "Σύνορα Ρωσίας", "Ελλάδα", "ΕΛΛΆΔΑ", "Russia", "Σ", "ΣΣ"]
+    rng = random.Random(17)
+    texts = [" ".join(rng.choice(words) + rng.choice(["", ".", "'"]) for _ in range(6))]
+    texts += [" ".join(rng.choices(words, k=rng.randint(1, 8))) for _ in range(400)]
+    mentions = 0
     for text in texts:
-        assert speedups.prepare(text) == actors._prepare(text), text
+        found = compiled.find_mentions(text)
+        assert found == pure.find_mentions(text), text
+        mentions += len(found[0])
+    assert mentions > 500
+    assert [m.surface for m in compiled.find_mentions("ΡΩΣΊΑΣ ρωσίασ ΕΛΛΆΣ ελλάσ")[0]] == [
+        "ΡΩΣΊΑΣ",
+        "ΕΛΛΆΣ",
+    ]
 
 
 @needs_speedups
-def test_scan_and_select_are_their_references() -> None:
+def test_select_is_its_reference() -> None:
     gazetteer = load_gazetteer()
     rng = random.Random(11)
     for text in _variants(_gazetteer_texts(), rng):
-        marked, lowered, _ = actors._prepare(text)
-        for matcher, haystack in ((gazetteer._cased, marked), (gazetteer._folded, lowered)):
-            search = matcher.search
-            found = search.latin.find_matches_as_indexes(haystack, overlapping=True)
-            ours: tuple[list, dict] = ([], {})
-            theirs: tuple[list, dict] = ([], {})
-            speedups.scan(found, search.latin_values, text, *ours)
-            actors._scan(found, search.latin_values, text, *theirs)
-            assert ours == theirs, text
-            searched: tuple[list, dict] = ([], {})
-            search.latin.scan(haystack, search.latin_values, text, *searched)
-            assert sorted(searched[0]) == sorted(ours[0]) and searched[1] == ours[1], text
-        raw = sorted(ours[0] + theirs[0])  # (duplicates too: the same span twice)
+        raw = gazetteer._matches(text)[0]
+        raw = sorted(raw + raw[: len(raw) // 2])  # (duplicates too: the same span twice)
 
         def make_state(number: int, states: dict) -> tuple:
             alias, actor, alias_text, kind = gazetteer._alias_info[number]
@@ -141,16 +251,7 @@ def test_scan_and_select_are_their_references() -> None:
 
 
 @needs_speedups
-def test_scan_and_select_reject_bad_input() -> None:
-    meanings = ((-1, ((0, 0),), ()),)
-    with pytest.raises(ValueError, match="out of range"):
-        speedups.scan([(0, 0, 9)], meanings, "short", [], {})
-    with pytest.raises(ValueError, match="out of range"):
-        speedups.scan([(1, 0, 1)], meanings, "short", [], {})
-    with pytest.raises(TypeError):
-        speedups.scan([(0, 0)], meanings, "short", [], {})
-    with pytest.raises(TypeError):
-        speedups.scan([], meanings, b"bytes", [], {})
+def test_select_rejects_bad_input() -> None:
     with pytest.raises(ValueError, match="out of range"):
         speedups.select(
             [(0, -9, 0, 0)], {}, lambda n: ("a", "b", "c", True), "short", Mention, None
@@ -161,31 +262,18 @@ def test_scan_and_select_reject_bad_input() -> None:
         speedups.select([(0, -1, 0, 0)], {}, lambda n: None, "short", Mention, None)
 
 
-def _pure_gazetteer(monkeypatch: pytest.MonkeyPatch) -> Gazetteer:
-    """The shipped gazetteer built and searched with the Python reference alone."""
-    source = Path(actors.__file__).with_name("gazetteer.yaml")
-    data = yaml.safe_load(source.read_text(encoding="utf-8"))
-    with monkeypatch.context() as patch:
-        patch.setattr(automata, "_Compiled", None)
-        pure = Gazetteer(data)
-    assert not isinstance(pure._cased.search.latin, speedups.Automaton)
-    return pure
-
-
 @needs_speedups
-def test_detection_is_the_same_without_the_compiled_part(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_detection_is_the_same_without_the_compiled_part(
+    pure_gazetteer: Gazetteer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     compiled = load_gazetteer()
-    pure = _pure_gazetteer(monkeypatch)
     rng = random.Random(5)
     texts = _variants(_gazetteer_texts(), rng)
     expected = [compiled.detect(text) for text in texts]
-    monkeypatch.setattr(actors, "COMPILED", False)
-    monkeypatch.setattr(actors, "prepare", actors._prepare)
-    monkeypatch.setattr(actors, "scan", actors._scan)
     monkeypatch.setattr(actors, "select", actors._select)
     monkeypatch.setattr(actors, "sentence_pairs", None)
     for text, detection in zip(texts, expected, strict=True):
-        assert pure.detect(text) == detection, text
+        assert pure_gazetteer.detect(text) == detection, text
     assert sum(len(d.mentions) for d in expected) > 1000
     assert sum(len(d.dropped) for d in expected) > 50
     assert sum(len(e) for d in expected for e in d.pairs.values()) > 500
