@@ -165,16 +165,57 @@ done:
 }
 
 PyDoc_STRVAR(select_doc,
-"select(raw, states, make_state, text, mention, judge) -> list\n\n"
+"select(raw, states, make_state, text, mention, judge, plain=None, unsure=()) -> list\n\n"
 "The mentions of the sorted alias matches ``raw``, as ``actors._select`` finds them.");
 
 /* One match of ``select``: the mention it makes (a new reference), Py_None if it makes
    none, or NULL on error. ``chosen`` holds (strong references to) the actors of the last
    three matches chosen, ``*count`` how many were chosen in all. */
+typedef struct {
+    PyObject *states;     /* a dict */
+    PyObject *make_state;
+    PyObject *plain;      /* a list, or None */
+    PyObject *unsure;     /* a container */
+} States;
+
+/* The state of alias ``number`` (a new reference), as ``actors._select`` finds it. */
 static PyObject *
-select_one(PyObject *hit, Py_ssize_t n, PyObject *states, PyObject *make_state,
-           PyObject *text, PyTypeObject *type, PyObject *judge, PyObject **chosen,
-           Py_ssize_t *count, Py_ssize_t *last_start, Py_ssize_t *last_end)
+state_of(const States *known, PyObject *number)
+{
+    PyObject *state = PyDict_GetItemWithError(known->states, number);
+    if (state != NULL) {
+        return Py_NewRef(state);
+    }
+    if (PyErr_Occurred()) {
+        return NULL;
+    }
+    if (known->plain != Py_None) {
+        Py_ssize_t i = PyLong_AsSsize_t(number);
+        if (i == -1 && PyErr_Occurred()) {
+            return NULL;
+        }
+        if (i < 0 || i >= PyList_GET_SIZE(known->plain)) {
+            PyErr_Format(PyExc_IndexError, "alias %zd has no plain state", i);
+            return NULL;
+        }
+        state = PyList_GET_ITEM(known->plain, i);
+        if (state != Py_None) {
+            int unsure = PySequence_Contains(known->unsure, number);
+            if (unsure < 0) {
+                return NULL;
+            }
+            if (!unsure) {
+                return Py_NewRef(state);
+            }
+        }
+    }
+    return PyObject_CallOneArg(known->make_state, number);
+}
+
+static PyObject *
+select_one(PyObject *hit, Py_ssize_t n, const States *known, PyObject *text,
+           PyTypeObject *type, PyObject *judge, PyObject **chosen, Py_ssize_t *count,
+           Py_ssize_t *last_start, Py_ssize_t *last_end)
 {
     if (!PyTuple_Check(hit) || PyTuple_GET_SIZE(hit) != 4) {
         PyErr_SetString(PyExc_TypeError,
@@ -192,15 +233,8 @@ select_one(PyObject *hit, Py_ssize_t n, PyObject *states, PyObject *make_state,
                      end, n);
         return NULL;
     }
-    PyObject *number = PyTuple_GET_ITEM(hit, 3);
-    PyObject *state = PyDict_GetItemWithError(states, number);
-    if (state != NULL) {
-        Py_INCREF(state);
-    }
-    else if (PyErr_Occurred()) {
-        return NULL;
-    }
-    else if ((state = PyObject_CallOneArg(make_state, number)) == NULL) {
+    PyObject *state = state_of(known, PyTuple_GET_ITEM(hit, 3));
+    if (state == NULL) {
         return NULL;
     }
     PyObject *made = NULL, *surface = NULL, *stop = NULL;
@@ -267,17 +301,19 @@ done:
 static PyObject *
 select_mentions(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 6) {
-        PyErr_SetString(PyExc_TypeError, "select() takes 6 arguments");
+    if (nargs != 6 && nargs != 8) {
+        PyErr_SetString(PyExc_TypeError, "select() takes 6 or 8 arguments");
         return NULL;
     }
-    PyObject *raw = args[0], *states = args[1], *make_state = args[2], *text = args[3];
-    PyObject *mention = args[4], *judge = args[5];
-    if (!PyList_Check(raw) || !PyDict_Check(states) || !PyUnicode_Check(text)
-        || !PyType_Check(mention) || !PyType_IsSubtype((PyTypeObject *)mention, &PyTuple_Type)) {
+    PyObject *raw = args[0], *text = args[3], *mention = args[4], *judge = args[5];
+    States known = {args[1], args[2], nargs == 8 ? args[6] : Py_None,
+                    nargs == 8 ? args[7] : Py_None};
+    if (!PyList_Check(raw) || !PyDict_Check(known.states) || !PyUnicode_Check(text)
+        || !PyType_Check(mention) || !PyType_IsSubtype((PyTypeObject *)mention, &PyTuple_Type)
+        || (known.plain != Py_None && !PyList_Check(known.plain))) {
         PyErr_SetString(PyExc_TypeError,
-                        "select() takes a list, a dict, a callable, a str, a tuple type "
-                        "and a callable");
+                        "select() takes a list, a dict, a callable, a str, a tuple type, "
+                        "a callable, and a list or None");
         return NULL;
     }
     if (PyUnicode_READY(text) < 0) {
@@ -293,8 +329,8 @@ select_mentions(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     /* ``raw`` is read by index, its size each time: a callback could change it. */
     for (Py_ssize_t r = 0; r < PyList_GET_SIZE(raw); r++) {
         PyObject *hit = Py_NewRef(PyList_GET_ITEM(raw, r));
-        PyObject *made = select_one(hit, n, states, make_state, text, (PyTypeObject *)mention,
-                                    judge, chosen, &count, &last_start, &last_end);
+        PyObject *made = select_one(hit, n, &known, text, (PyTypeObject *)mention, judge,
+                                    chosen, &count, &last_start, &last_end);
         Py_DECREF(hit);
         int rc = made == NULL ? -1 : made == Py_None ? 0 : PyList_Append(mentions, made);
         Py_XDECREF(made);
@@ -1025,30 +1061,113 @@ search_two(Reporting *first, Reporting *second, int kind, const void *data, Py_s
     return 0;
 }
 
-/* Whether the text holds a character outside ASCII that part ``a`` or ``b`` has a class
-   for: else neither can match (each of their patterns holds such a character). */
-#define CLASSED(T)                                                                        \
+/* The characters of a text outside ASCII, each once, in the order of their code points.
+   (Eight bytes of characters are tested at once with ``ascii``, the bits that are set in no
+   ASCII character: most are ASCII. The BMP's are marked in ``bits``.) */
+#define MARK_OTHER(ch)                                                                    \
     do {                                                                                  \
-        const T *chars = (const T *)data;                                                 \
-        for (Py_ssize_t k = 0; k < n; k++) {                                              \
-            T ch = chars[k];                                                              \
-            if (ch >= 128 && (CLASS_OF(T, a, a->table, ch) | CLASS_OF(T, b, b->table, ch))) { \
-                return 1;                                                                 \
+        Py_UCS4 other = (ch);                                                             \
+        if (other < 128) {                                                                \
+        }                                                                                 \
+        else if (other <= 0xFFFF) {                                                       \
+            bits[other >> 6] |= (uint64_t)1 << (other & 63);                              \
+            low = other < low ? other : low;                                              \
+            high = other > high ? other : high;                                           \
+        }                                                                                 \
+        else {                                                                            \
+            if (astral_count == room) {                                                   \
+                room = room ? 2 * room : 16;                                              \
+                Py_UCS4 *grown = PyMem_Resize(astral, Py_UCS4, room);                     \
+                if (grown == NULL) {                                                      \
+                    goto error;                                                           \
+                }                                                                         \
+                astral = grown;                                                           \
             }                                                                             \
+            astral[astral_count++] = other;                                               \
         }                                                                                 \
     } while (0)
 
-static int
-holds_classed(const Part *a, const Part *b, int kind, const void *data, Py_ssize_t n)
+#define MARK_OTHERS(T, ascii)                                                             \
+    do {                                                                                  \
+        const T *chars = (const T *)data;                                                 \
+        const Py_ssize_t per = 8 / sizeof(T);                                             \
+        Py_ssize_t k = 0;                                                                 \
+        for (; k + per <= n; k += per) {                                                  \
+            uint64_t word;                                                                \
+            memcpy(&word, chars + k, 8);                                                  \
+            if (word & (ascii)) {                                                         \
+                for (Py_ssize_t j = k; j < k + per; j++) {                                \
+                    MARK_OTHER(chars[j]);                                                 \
+                }                                                                         \
+            }                                                                             \
+        }                                                                                 \
+        for (; k < n; k++) {                                                              \
+            MARK_OTHER(chars[k]);                                                         \
+        }                                                                                 \
+    } while (0)
+
+static PyObject *
+others_of(int kind, const void *data, Py_ssize_t n)
 {
+    uint64_t bits[0x10000 / 64];
+    Py_UCS4 low = 0xFFFF, high = 0, *astral = NULL;
+    Py_ssize_t astral_count = 0, room = 0;
+    memset(bits, 0, sizeof(bits));
     if (kind == PyUnicode_1BYTE_KIND) {
-        CLASSED(Py_UCS1);
+        MARK_OTHERS(Py_UCS1, 0x8080808080808080u);
     }
     else if (kind == PyUnicode_2BYTE_KIND) {
-        CLASSED(Py_UCS2);
+        MARK_OTHERS(Py_UCS2, 0xFF80FF80FF80FF80u);
     }
     else {
-        CLASSED(Py_UCS4);
+        MARK_OTHERS(Py_UCS4, 0xFFFFFF80FFFFFF80u);
+    }
+    qsort(astral, astral_count, sizeof(Py_UCS4), compare_chars);
+    Py_ssize_t count = 0, distinct = 0;
+    Py_UCS4 widest = low <= high ? high : 0;
+    for (Py_UCS4 w = low / 64; low <= high && w <= high / 64; w++) {
+        count += __builtin_popcountll(bits[w]);
+    }
+    for (Py_ssize_t k = 0; k < astral_count; k++) {
+        if (k == 0 || astral[k] != astral[k - 1]) {
+            astral[distinct++] = astral[k];
+            widest = astral[k];
+        }
+    }
+    PyObject *others = PyUnicode_New(count + distinct, widest);
+    if (others == NULL) {
+        PyMem_Free(astral);
+        return NULL;
+    }
+    int others_kind = PyUnicode_KIND(others);
+    void *others_data = PyUnicode_DATA(others);
+    Py_ssize_t at = 0;
+    for (Py_UCS4 w = low / 64; low <= high && w <= high / 64; w++) {
+        for (uint64_t word = bits[w]; word; word &= word - 1) {
+            PyUnicode_WRITE(others_kind, others_data, at++, w * 64 + __builtin_ctzll(word));
+        }
+    }
+    for (Py_ssize_t k = 0; k < distinct; k++) {
+        PyUnicode_WRITE(others_kind, others_data, at++, astral[k]);
+    }
+    PyMem_Free(astral);
+    return others;
+error:
+    PyMem_Free(astral);
+    return PyErr_NoMemory();
+}
+
+/* Whether part ``a`` or ``b`` has a class for one of ``others`` (characters outside
+   ASCII): else neither can match in a text holding no others (each of their patterns
+   holds such a character). */
+static int
+classes_any(const Part *a, const Part *b, PyObject *others)
+{
+    for (Py_ssize_t k = 0; k < PyUnicode_GET_LENGTH(others); k++) {
+        Py_UCS4 ch = PyUnicode_READ_CHAR(others, k);
+        if (CLASS_OF(Py_UCS4, a, a->table, ch) | CLASS_OF(Py_UCS4, b, b->table, ch)) {
+            return 1;
+        }
     }
     return 0;
 }
@@ -1081,16 +1200,17 @@ text_search_scan(TextSearch *self, PyObject *const *args, Py_ssize_t nargs)
                           text, lower, &lowered};
         reporting[p] = made;
     }
-    int rc = search_two(&reporting[0], &reporting[1], kind, data, n);
-    if (rc == 0 && !PyUnicode_IS_ASCII(text)
-        && holds_classed(&self->parts[2], &self->parts[3], kind, data, n)) {
+    PyObject *others = PyUnicode_IS_ASCII(text) ? PyUnicode_New(0, 0) : others_of(kind, data, n);
+    int rc = others == NULL ? -1 : search_two(&reporting[0], &reporting[1], kind, data, n);
+    if (rc == 0 && classes_any(&self->parts[2], &self->parts[3], others)) {
         rc = search_two(&reporting[2], &reporting[3], kind, data, n);
     }
     Py_XDECREF(lowered);
     if (rc < 0) {
+        Py_XDECREF(others);
         return NULL;
     }
-    Py_RETURN_NONE;
+    return others;
 }
 
 static PyObject *
@@ -1107,11 +1227,12 @@ text_search_sizeof(TextSearch *self, PyObject *unused)
 
 static PyMethodDef text_search_methods[] = {
     {"scan", (PyCFunction)(void (*)(void))text_search_scan, METH_FASTCALL,
-     "scan(text, out, cased_words, folded_words, lower)\n\n"
+     "scan(text, out, cased_words, folded_words, lower) -> str\n\n"
      "Every occurrence of every pattern in ``text`` (a str), sorted as ``actors._scan``\n"
      "sorts them: the aliases' into ``out``, the words' places into ``cased_words`` (the\n"
      "cased parts') and ``folded_words``. ``lower`` is ``text.lower_copy``, called at most\n"
-     "once, for a folded pattern holding a sigma."},
+     "once, for a folded pattern holding a sigma. Returns the characters of ``text``\n"
+     "outside ASCII, each once, in the order of their code points."},
     {"__sizeof__", (PyCFunction)text_search_sizeof, METH_NOARGS, NULL},
     {NULL, NULL, 0, NULL},
 };

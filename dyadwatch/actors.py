@@ -21,7 +21,7 @@ import bisect
 import hashlib
 import itertools
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Container, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
@@ -416,6 +416,14 @@ def _always_tried(pattern: str, others: frozenset[str], base: str) -> bool:
 # The aliases a pattern stands for, as (order, alias number): ``order`` sorts the aliases
 # matching one span (see ``Gazetteer._automaton``).
 _Entries = tuple[tuple[int, int], ...]
+# A text's alias matches, (start, -end, order, alias number); where the other words are
+# (by number, the case-sensitive automaton's and the others'); its characters outside ASCII.
+_Matches = tuple[
+    list[tuple[int, int, int, int]],
+    dict[int, list[tuple[int, int]]],
+    dict[int, list[tuple[int, int]]],
+    str,
+]
 
 
 @dataclass(frozen=True)
@@ -519,13 +527,16 @@ def _select(
     text: str,
     mention: type[Mention],
     judge: Callable[[int, int, str, tuple[Any, ...]], Mention | None],
+    plain: list[tuple[Any, ...] | None] | None = None,
+    unsure: Container[int] = (),
 ) -> list[Mention]:
     """The mentions of the alias matches ``raw`` (sorted, from ``_scan``). Where matches
     overlap, the first, longest one wins ("Israel Defense Forces" over "Israel"); others
-    on the same span are kept only for other actors. ``states[number]`` (or, the first
-    time, ``make_state(number)``, which stores it there) is what a match of that alias
-    needs: (actor, alias text, kind, plain, …); the mention of a plain one is taken as it
-    is, the others are left to ``judge(start, end, surface, state)``, which gives the
+    on the same span are kept only for other actors. ``states[number]`` is what a match of
+    that alias needs: (actor, alias text, kind, plain, …); the first time, it is
+    ``plain[number]`` if that is not None and the number is not in ``unsure``, else
+    ``make_state(number)``, which stores it there. The mention of a plain one is taken as
+    it is, the others are left to ``judge(start, end, surface, state)``, which gives the
     mention or None."""
     mentions: list[Mention] = []
     append = mentions.append
@@ -535,7 +546,9 @@ def _select(
     for start, end, _, number in raw:
         end = -end
         state = get(number)
-        if state is None:
+        if state is None and (
+            plain is None or (state := plain[number]) is None or number in unsure
+        ):
             state = make_state(number)
         actor = state[0]
         if start >= last_end:
@@ -1014,9 +1027,11 @@ class Gazetteer:
         text: str,
         cased: dict[str, list[tuple[int, int]]],
         folded: dict[str, list[tuple[int, int]]],
+        others: str,
     ) -> bool:
         """``cues.found(text, lower_copy(text))``, worked out from where the automata found the
-        cues (``cased`` in the text, ``folded`` in the lower-cased copy)."""
+        cues (``cased`` in the text, ``folded`` in the lower-cased copy). ``others``: the
+        characters of the text outside ASCII, in any order."""
         if not any(map(cased.__contains__, cues.cased)) and not any(
             map(folded.__contains__, cues.folded)
         ):
@@ -1024,8 +1039,7 @@ class Gazetteer:
         # Where the text holds characters the pattern reads otherwise than the lower-cased
         # copy shows them, only the pattern can tell.
         if not cues.ascii_exact or not (
-            text.isascii()
-            or all(_folds_alike(ch, cues.folded_chars) for ch in frozenset(utf8(text)[1]))
+            text.isascii() or all(_folds_alike(ch, cues.folded_chars) for ch in frozenset(others))
         ):
             return cues.pattern.search(text) is not None
         n = len(text)
@@ -1038,30 +1052,19 @@ class Gazetteer:
                         return True
         return False
 
-    def _matches(
-        self, text: str
-    ) -> tuple[
-        list[tuple[int, int, int, int]],
-        dict[int, list[tuple[int, int]]],
-        dict[int, list[tuple[int, int]]],
-    ]:
-        """The alias matches in ``text`` as ``_hits`` gives them (unsorted), and where the
-        other words are: those of the case-sensitive automaton and the others'."""
+    def _matches(self, text: str) -> _Matches:
+        """The alias matches in ``text`` as ``_hits`` gives them (unsorted); where the other
+        words are, those of the case-sensitive automaton and the others'; and the
+        characters of the text outside ASCII (in any order, some maybe more than once)."""
         if self._search is None:
             return self._byte_matches(text)
         raw: list[tuple[int, int, int, int]] = []
         cased_words: dict[int, list[tuple[int, int]]] = {}
         folded_words: dict[int, list[tuple[int, int]]] = {}
-        self._search.scan(text, raw, cased_words, folded_words, lower_copy)
-        return raw, cased_words, folded_words
+        others = self._search.scan(text, raw, cased_words, folded_words, lower_copy)
+        return raw, cased_words, folded_words, others
 
-    def _byte_matches(
-        self, text: str
-    ) -> tuple[
-        list[tuple[int, int, int, int]],
-        dict[int, list[tuple[int, int]]],
-        dict[int, list[tuple[int, int]]],
-    ]:
+    def _byte_matches(self, text: str) -> _Matches:
         """``_matches`` found with automata of bytes and ``_scan``, as the package does
         where it was built without its compiled part (which searches the text itself)."""
         # Patterns outside ASCII are searched only where their characters are: in the text
@@ -1091,13 +1094,15 @@ class Gazetteer:
                 folded_others,
                 lower_utf8(text)[0] if folded_others else None,
             )
-        return raw + folded_hits, cased_words, folded_words
+        return raw + folded_hits, cased_words, folded_words, rest
 
     def find_mentions(
         self, text: str, when: date | None = None
     ) -> tuple[list[Mention], list[dict]]:
         """All actor mentions in ``text``, with the matches that were dropped and why."""
-        raw, cased_words, folded_words = self._matches(text)
+        raw, cased_words, folded_words, others = self._matches(text)
+        if not raw:
+            return [], []
         # Where matches overlap, the longest wins ("Israel Defense Forces" over "Israel").
         raw.sort()
         info = self._alias_info
@@ -1109,28 +1114,22 @@ class Gazetteer:
         states: dict[int, tuple[Any, ...]] = {}
         live: dict[str, tuple[list[_GuardEntry], tuple[list[int], list[int]] | None]] = {}
         ambiguous_ok: dict[str, bool] = {}
-        held: set[int] | None = None
-        general: list[_GuardEntry] = []
         places: dict[frozenset[int], list[tuple[int, int]]] = {}
-        everywhere: tuple[list[_GuardEntry], Any] = ([], None)
-        seen: tuple[dict, dict] | None = None
+        seen: tuple[dict, dict, str] | None = None
+        # The guards' document sets the document holds a string of, the guards naming no
+        # alias that it may need, and so the aliases whose guards may apply.
+        held: set[int] = set()
+        sets_at = self._sets_at
+        for i in cased_words:
+            held.update(sets_at[i])
+        general = [g for g in self._guard_general if held.issuperset(g[3])]
+        everywhere = (general, self._zones(general, cased_words, places)) if general else ([], None)
+        plain_states, unsure = self._plain_states(when, held) if not general else (None, ())
 
         def make_state(number: int) -> tuple[Any, ...]:
-            nonlocal held, general, everywhere
             alias, actor, alias_text, kind = info[number]
             guarded = live.get(alias_text)
             if guarded is None:
-                if held is None:
-                    held = set()
-                    sets_at = self._sets_at
-                    for i in cased_words:
-                        held.update(sets_at[i])
-                    general = [g for g in self._guard_general if held.issuperset(g[3])]
-                    everywhere = (
-                        (general, self._zones(general, cased_words, places))
-                        if general
-                        else ([], None)
-                    )
                 plan = self._guard_plan.get(alias_text)
                 guards = [g for g in plan if held.issuperset(g[3])] if plan else None
                 if not guards:
@@ -1171,6 +1170,7 @@ class Gazetteer:
                         seen = (
                             self._occurrences(self._cased, cased_words),
                             self._occurrences(self._folded, folded_words),
+                            others,
                         )
                     other = bool(rule.against and self._found(rule.against, text, seen))
                     this = bool(rule.support and self._found(rule.support, text, seen))
@@ -1180,10 +1180,50 @@ class Gazetteer:
                     return None
             return _make_tuple(Mention, (actor, alias_text, kind, start, end, surface))
 
-        mentions = select(raw, states, make_state, text, Mention, judge)
+        mentions = select(raw, states, make_state, text, Mention, judge, plain_states, unsure)
         return mentions, dropped
 
-    def _found(self, cues: Cues, text: str, found: tuple[dict, dict]) -> bool:
+    def _plain_states(
+        self, when: date | None, held: set[int]
+    ) -> tuple[list[tuple[Any, ...] | None], frozenset[int]]:
+        """What ``find_mentions`` works out for an alias (``make_state``) where no guard
+        naming no alias applies in a document dated ``when``, for the aliases whose
+        mentions are then taken as they are whatever the document: those with no ambiguity
+        rule, in office at ``when``, and with no guard that is always tried. (None for the
+        others.) And the numbers of the aliases with a guard that may apply, given the
+        guards' document sets the document holds a string of (``held``): their mentions
+        may need checking."""
+        plan, ambiguous = self._guard_plan, self.ambiguous
+        known = self.__dict__.get("_plain")
+        if known is None or known[0] is not plan or known[1] is not ambiguous:
+            # (Worked out again if the guards or rules are not those they were made from.)
+            by_set: dict[int, set[int]] = {}
+            always: set[int] = set()
+            for number, (_, actor, alias_text, _) in enumerate(self._alias_info):
+                rule = ambiguous.get(alias_text)
+                if rule is not None and rule.actor == actor:
+                    always.add(number)
+                for guard in plan.get(alias_text) or ():
+                    if not guard[3]:
+                        always.add(number)
+                    for n in guard[3]:
+                        by_set.setdefault(n, set()).add(number)
+            frozen = {n: frozenset(numbers) for n, numbers in by_set.items()}
+            known = self.__dict__["_plain"] = (plan, ambiguous, frozen, always, {})
+        by_set, always, tables = known[2], known[3], known[4]
+        table = tables.get(when)
+        if table is None:
+            if len(tables) >= 16:  # (documents of a run are of a few dates)
+                del tables[next(iter(tables))]
+            table = tables[when] = [
+                None
+                if number in always or not alias.in_office(when)
+                else (actor, alias_text, kind, True, (), None, True, None)
+                for number, (alias, actor, alias_text, kind) in enumerate(self._alias_info)
+            ]
+        return table, frozenset().union(*(by_set[n] for n in held if n in by_set))
+
+    def _found(self, cues: Cues, text: str, found: tuple[dict, dict, str]) -> bool:
         if cues not in self._indexed_cues:  # a rule added after the automata were built
             return cues.found(text, lower_copy(text))
         return self._cues_found(cues, text, *found)

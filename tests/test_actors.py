@@ -277,6 +277,20 @@ def _texts() -> list[str]:
     return [*GUARDED, *texts, "\n".join(GUARDED), " ".join(texts)]
 
 
+def test_guards_changed_after_detection_apply(gazetteer: Gazetteer) -> None:
+    """What a document needs to know of each alias is worked out once for the gazetteer's
+    guards and rules, and again if they are replaced."""
+    text = "Russia and Israel"
+    assert [m.alias for m in gazetteer.find_mentions(text)[0]] == ["Russia", "Israel"]
+    changed = object.__new__(Gazetteer)
+    changed.__dict__.update(gazetteer.__dict__)
+    guard = (re.compile("Russia and"), None, (), (), 0)
+    changed._guard_plan = {**gazetteer._guard_plan, "Russia": (guard,)}
+    mentions, dropped = changed.find_mentions(text)
+    assert [m.alias for m in mentions] == ["Israel"]
+    assert dropped == [{"text": "Russia", "start": 0, "reason": "guard"}]
+
+
 def test_skipping_guards_changes_nothing(gazetteer: Gazetteer) -> None:
     bare = _without_prefilter(gazetteer)
     for text in _texts():
@@ -371,10 +385,12 @@ def test_cues_found_from_the_automata(
     hits = 0
     for text in texts:
         lowered = text.replace("İ", "I").lower()
-        _, cased, folded = gazetteer._matches(text)
+        _, cased, folded, others = gazetteer._matches(text)
+        assert frozenset(others) == frozenset(c for c in text if not c.isascii())
         found = (
             gazetteer._occurrences(gazetteer._cased, cased),
             gazetteer._occurrences(gazetteer._folded, folded),
+            others,
         )
         for cues in rules:
             expected = cues.found(text, lowered)

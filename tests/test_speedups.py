@@ -97,7 +97,7 @@ def test_automata_reject_what_they_cannot_search() -> None:
     with pytest.raises(TypeError, match="a str, a list, two dicts"):
         search.scan(b"a", [], {}, {}, text_module.lower_copy)
     # ``lower`` is asked for the lower-cased text only where a sigma needs it.
-    assert search.scan("a b", [], {}, {}, lambda text: 1 / 0) is None
+    assert search.scan("a b", [], {}, {}, lambda text: 1 / 0) == ""
     with pytest.raises(ValueError, match="as long as the text"):
         search.scan("Σ x", [], {}, {}, lambda text: "σ")
     with pytest.raises(ZeroDivisionError):
@@ -142,11 +142,12 @@ def test_text_search_finds_what_the_automata_of_bytes_find(pure_gazetteer: Gazet
     rng = random.Random(11)
     matches = words = 0
     for text in _variants(_gazetteer_texts(), rng):
-        raw, cased, folded = compiled._matches(text)
+        raw, cased, folded, others = compiled._matches(text)
         theirs = pure_gazetteer._matches(text)
         assert sorted(raw) == sorted(theirs[0]), text
         assert _sorted_words(cased) == _sorted_words(theirs[1]), text
         assert _sorted_words(folded) == _sorted_words(theirs[2]), text
+        assert others == "".join(sorted(set(theirs[3]))), text
         matches += len(raw)
         words += len(cased) + len(folded)
     assert matches > 2000 and words > 2000
