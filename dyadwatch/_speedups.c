@@ -53,41 +53,141 @@ as_index(PyObject *value, const char *what, Py_ssize_t *out)
     return 0;
 }
 
-/* Append (start, -end, order, alias) to ``out`` for each entry (order, alias). */
-static int
-append_entries(PyObject *out, PyObject *entries, PyObject *start, Py_ssize_t end)
+/* -- Hits: the alias matches of one text ----------------------------------------------
+ *
+ * What ``actors._scan`` makes a list of tuples (start, -end, order, alias number) of, kept
+ * as C values until ``select`` reads them: a text's matches are sorted and walked without a
+ * Python object made for each.
+ */
+typedef struct {
+    Py_ssize_t start, end, order, alias;
+    PyObject *number; /* ``alias`` as an int, borrowed from ``owner`` */
+} Hit;
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *owner;
+    Hit *items;
+    Py_ssize_t count;
+    Py_ssize_t room;
+} Hits;
+
+static void
+hits_dealloc(Hits *self)
 {
-    Py_ssize_t count = PyTuple_GET_SIZE(entries);
-    if (count == 0) {
-        return 0;
-    }
-    PyObject *negative = PyLong_FromSsize_t(-end);
-    if (negative == NULL) {
-        return -1;
-    }
-    for (Py_ssize_t k = 0; k < count; k++) {
+    PyMem_Free(self->items);
+    Py_XDECREF(self->owner);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* A hit from ``start`` to ``end`` for each entry (order, alias number) of ``entries``. */
+static int
+hits_add(Hits *hits, Py_ssize_t start, Py_ssize_t end, PyObject *entries)
+{
+    for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(entries); k++) {
         PyObject *entry = PyTuple_GET_ITEM(entries, k);
-        if (!PyTuple_Check(entry) || PyTuple_GET_SIZE(entry) != 2) {
-            PyErr_SetString(PyExc_TypeError, "an alias entry must be a tuple (order, alias)");
-            Py_DECREF(negative);
+        if (hits->count == hits->room) {
+            Py_ssize_t room = hits->room ? 2 * hits->room : 64;
+            Hit *grown = PyMem_Resize(hits->items, Hit, room);
+            if (grown == NULL) {
+                PyErr_NoMemory();
+                return -1;
+            }
+            hits->items = grown;
+            hits->room = room;
+        }
+        Hit *hit = &hits->items[hits->count];
+        hit->start = start;
+        hit->end = end;
+        hit->number = PyTuple_GET_ITEM(entry, 1);
+        if (as_index(PyTuple_GET_ITEM(entry, 0), "an order", &hit->order) < 0
+            || as_index(hit->number, "an alias number", &hit->alias) < 0) {
             return -1;
         }
-        PyObject *hit = PyTuple_Pack(4, start, negative, PyTuple_GET_ITEM(entry, 0),
-                                     PyTuple_GET_ITEM(entry, 1));
-        if (append_new(out, hit) < 0) {
-            Py_DECREF(negative);
-            return -1;
-        }
+        hits->count++;
     }
-    Py_DECREF(negative);
     return 0;
 }
+
+/* As the tuples (start, -end, order, alias number) sort. */
+static int
+compare_hits(const void *a, const void *b)
+{
+    const Hit *x = (const Hit *)a, *y = (const Hit *)b;
+    if (x->start != y->start) {
+        return x->start < y->start ? -1 : 1;
+    }
+    if (x->end != y->end) {
+        return x->end > y->end ? -1 : 1;
+    }
+    if (x->order != y->order) {
+        return x->order < y->order ? -1 : 1;
+    }
+    return (x->alias > y->alias) - (x->alias < y->alias);
+}
+
+static Py_ssize_t
+hits_length(Hits *self)
+{
+    return self->count;
+}
+
+/* The hits as tuples (start, -end, order, alias number), in order. */
+static PyObject *
+hits_iter(Hits *self)
+{
+    PyObject *listed = PyList_New(self->count);
+    for (Py_ssize_t k = 0; listed != NULL && k < self->count; k++) {
+        const Hit *hit = &self->items[k];
+        PyObject *item = Py_BuildValue("(nnnO)", hit->start, -hit->end, hit->order, hit->number);
+        if (item == NULL) {
+            Py_CLEAR(listed);
+            break;
+        }
+        PyList_SET_ITEM(listed, k, item);
+    }
+    if (listed == NULL) {
+        return NULL;
+    }
+    PyObject *iterator = PyObject_GetIter(listed);
+    Py_DECREF(listed);
+    return iterator;
+}
+
+static PySequenceMethods hits_sequence = {
+    .sq_length = (lenfunc)hits_length,
+};
+
+static PyTypeObject HitsType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "dyadwatch._speedups.Hits",
+    .tp_basicsize = sizeof(Hits),
+    .tp_dealloc = (destructor)hits_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "The alias matches of one text, sorted, as ``TextSearch.scan`` finds them: they\n"
+              "iterate as (start, -end, order, alias number), and ``select`` reads them.",
+    .tp_as_sequence = &hits_sequence,
+    .tp_iter = (getiterfunc)hits_iter,
+};
+
+static Hits *
+hits_new(PyObject *owner)
+{
+    Hits *hits = PyObject_New(Hits, &HitsType);
+    if (hits != NULL) {
+        hits->owner = Py_NewRef(owner);
+        hits->items = NULL;
+        hits->count = hits->room = 0;
+    }
+    return hits;
+}
+
 /* What the matches of one part of a ``TextSearch`` are sorted into: ``meanings`` (a tuple,
-   checked when the search was made) says what each pattern is; alias matches go to ``out``
-   (a list), words' places to ``words`` (a dict). */
+   checked when the search was made) says what each pattern is; alias matches go to ``hits``,
+   words' places to ``words`` (a dict). */
 typedef struct {
     PyObject *meanings;
-    PyObject *out;
+    Hits *hits;
     PyObject *words;
     int kind;
     const void *data;
@@ -104,17 +204,20 @@ sort_match(Sorting *sorting, Py_ssize_t i, Py_ssize_t start, Py_ssize_t end)
     PyObject *literal = PyTuple_GET_ITEM(meaning, 1);
     PyObject *stems = PyTuple_GET_ITEM(meaning, 2);
     int rc = -1;
-    PyObject *first = PyLong_FromSsize_t(start);
-    if (first == NULL) {
-        return -1;
-    }
     if (PyLong_AsSsize_t(word) >= 0) {
-        PyObject *last = PyLong_FromSsize_t(end);
-        PyObject *spot = last == NULL ? NULL : PyTuple_Pack(2, first, last);
-        Py_XDECREF(last);
+        PyObject *spot = PyTuple_New(2);
         if (spot == NULL) {
             goto done;
         }
+        PyObject *first = PyLong_FromSsize_t(start), *last = PyLong_FromSsize_t(end);
+        if (first == NULL || last == NULL) {
+            Py_XDECREF(first);
+            Py_XDECREF(last);
+            Py_DECREF(spot);
+            goto done;
+        }
+        PyTuple_SET_ITEM(spot, 0, first);
+        PyTuple_SET_ITEM(spot, 1, last);
         PyObject *spots = PyDict_GetItemWithError(sorting->words, word);
         if (spots != NULL) {
             if (append_new(spots, spot) < 0) {
@@ -145,7 +248,7 @@ sort_match(Sorting *sorting, Py_ssize_t i, Py_ssize_t start, Py_ssize_t end)
         goto done;
     }
     if (PyTuple_GET_SIZE(literal) && (end == n || !is_word(PyUnicode_READ(kind, data, end)))) {
-        if (append_entries(sorting->out, literal, first, end) < 0) {
+        if (hits_add(sorting->hits, start, end, literal) < 0) {
             goto done;
         }
     }
@@ -154,13 +257,12 @@ sort_match(Sorting *sorting, Py_ssize_t i, Py_ssize_t start, Py_ssize_t end)
         while (stop < n && is_word(PyUnicode_READ(kind, data, stop))) {
             stop++;
         }
-        if (append_entries(sorting->out, stems, first, stop) < 0) {
+        if (hits_add(sorting->hits, start, stop, stems) < 0) {
             goto done;
         }
     }
     rc = 0;
 done:
-    Py_DECREF(first);
     return rc;
 }
 
@@ -212,32 +314,23 @@ state_of(const States *known, PyObject *number)
     return PyObject_CallOneArg(known->make_state, number);
 }
 
+/* The match of alias ``number`` from ``start`` to ``end`` (``first``: ``start`` as an
+   int, or NULL to make one). */
 static PyObject *
-select_one(PyObject *hit, Py_ssize_t n, const States *known, PyObject *text,
-           PyTypeObject *type, PyObject *judge, PyObject **chosen, Py_ssize_t *count,
-           Py_ssize_t *last_start, Py_ssize_t *last_end)
+select_one(Py_ssize_t start, Py_ssize_t end, PyObject *number, PyObject *first, Py_ssize_t n,
+           const States *known, PyObject *text, PyTypeObject *type, PyObject *judge,
+           PyObject **chosen, Py_ssize_t *count, Py_ssize_t *last_start, Py_ssize_t *last_end)
 {
-    if (!PyTuple_Check(hit) || PyTuple_GET_SIZE(hit) != 4) {
-        PyErr_SetString(PyExc_TypeError,
-                        "a match must be a tuple (start, -end, order, alias number)");
-        return NULL;
-    }
-    Py_ssize_t start, end;
-    if (as_index(PyTuple_GET_ITEM(hit, 0), "a start", &start) < 0
-        || as_index(PyTuple_GET_ITEM(hit, 1), "an end", &end) < 0) {
-        return NULL;
-    }
-    end = -end;
     if (start < 0 || end < start || end > n) {
         PyErr_Format(PyExc_ValueError, "match (%zd, %zd) out of range: %zd characters", start,
                      end, n);
         return NULL;
     }
-    PyObject *state = state_of(known, PyTuple_GET_ITEM(hit, 3));
+    PyObject *state = state_of(known, number);
     if (state == NULL) {
         return NULL;
     }
-    PyObject *made = NULL, *surface = NULL, *stop = NULL;
+    PyObject *made = NULL, *surface = NULL, *stop = NULL, *made_first = NULL;
     if (!PyTuple_Check(state) || PyTuple_GET_SIZE(state) < 4) {
         PyErr_SetString(PyExc_TypeError,
                         "a state must be a tuple (actor, alias, kind, plain, ...)");
@@ -270,7 +363,10 @@ select_one(PyObject *hit, Py_ssize_t n, const States *known, PyObject *text,
     (*count)++;
     surface = PyUnicode_Substring(text, start, end);
     stop = PyLong_FromSsize_t(end);
-    if (surface == NULL || stop == NULL) {
+    if (first == NULL) {
+        first = made_first = PyLong_FromSsize_t(start);
+    }
+    if (surface == NULL || stop == NULL || first == NULL) {
         goto done;
     }
     int plain = PyObject_IsTrue(PyTuple_GET_ITEM(state, 3));
@@ -278,7 +374,7 @@ select_one(PyObject *hit, Py_ssize_t n, const States *known, PyObject *text,
         goto done;
     }
     if (!plain) {
-        PyObject *call[4] = {PyTuple_GET_ITEM(hit, 0), stop, surface, state};
+        PyObject *call[4] = {first, stop, surface, state};
         made = PyObject_Vectorcall(judge, call, 4, NULL);
         goto done;
     }
@@ -287,11 +383,12 @@ select_one(PyObject *hit, Py_ssize_t n, const States *known, PyObject *text,
         goto done;
     }
     PyObject *values[6] = {actor, PyTuple_GET_ITEM(state, 1), PyTuple_GET_ITEM(state, 2),
-                           PyTuple_GET_ITEM(hit, 0), stop, surface};
+                           first, stop, surface};
     for (int k = 0; k < 6; k++) {
         PyTuple_SET_ITEM(made, k, Py_NewRef(values[k]));
     }
 done:
+    Py_XDECREF(made_first);
     Py_XDECREF(stop);
     Py_XDECREF(surface);
     Py_DECREF(state);
@@ -308,12 +405,14 @@ select_mentions(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     PyObject *raw = args[0], *text = args[3], *mention = args[4], *judge = args[5];
     States known = {args[1], args[2], nargs == 8 ? args[6] : Py_None,
                     nargs == 8 ? args[7] : Py_None};
-    if (!PyList_Check(raw) || !PyDict_Check(known.states) || !PyUnicode_Check(text)
+    int listed = PyList_Check(raw);
+    if (!(listed || Py_IS_TYPE(raw, &HitsType)) || !PyDict_Check(known.states)
+        || !PyUnicode_Check(text)
         || !PyType_Check(mention) || !PyType_IsSubtype((PyTypeObject *)mention, &PyTuple_Type)
         || (known.plain != Py_None && !PyList_Check(known.plain))) {
         PyErr_SetString(PyExc_TypeError,
-                        "select() takes a list, a dict, a callable, a str, a tuple type, "
-                        "a callable, and a list or None");
+                        "select() takes a list or Hits, a dict, a callable, a str, a tuple "
+                        "type, a callable, and a list or None");
         return NULL;
     }
     if (PyUnicode_READY(text) < 0) {
@@ -326,12 +425,33 @@ select_mentions(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     }
     PyObject *chosen[3] = {NULL, NULL, NULL};
     Py_ssize_t count = 0, last_start = -1, last_end = -1;
-    /* ``raw`` is read by index, its size each time: a callback could change it. */
-    for (Py_ssize_t r = 0; r < PyList_GET_SIZE(raw); r++) {
-        PyObject *hit = Py_NewRef(PyList_GET_ITEM(raw, r));
-        PyObject *made = select_one(hit, n, &known, text, (PyTypeObject *)mention, judge,
-                                    chosen, &count, &last_start, &last_end);
-        Py_DECREF(hit);
+    /* A list is read by index, its size each time: a callback could change it. Hits
+       cannot change. */
+    Py_ssize_t size = listed ? PyList_GET_SIZE(raw) : ((Hits *)raw)->count;
+    for (Py_ssize_t r = 0; r < size; r++) {
+        PyObject *made = NULL;
+        if (listed) {
+            PyObject *hit = Py_NewRef(PyList_GET_ITEM(raw, r));
+            Py_ssize_t start, end;
+            if (!PyTuple_Check(hit) || PyTuple_GET_SIZE(hit) != 4) {
+                PyErr_SetString(PyExc_TypeError,
+                                "a match must be a tuple (start, -end, order, alias number)");
+            }
+            else if (as_index(PyTuple_GET_ITEM(hit, 0), "a start", &start) == 0
+                     && as_index(PyTuple_GET_ITEM(hit, 1), "an end", &end) == 0) {
+                made = select_one(start, -end, PyTuple_GET_ITEM(hit, 3), PyTuple_GET_ITEM(hit, 0),
+                                  n, &known, text, (PyTypeObject *)mention, judge, chosen,
+                                  &count, &last_start, &last_end);
+            }
+            Py_DECREF(hit);
+            size = PyList_GET_SIZE(raw);
+        }
+        else {
+            const Hit *hit = &((Hits *)raw)->items[r];
+            made = select_one(hit->start, hit->end, hit->number, NULL, n, &known, text,
+                              (PyTypeObject *)mention, judge, chosen, &count, &last_start,
+                              &last_end);
+        }
         int rc = made == NULL ? -1 : made == Py_None ? 0 : PyList_Append(mentions, made);
         Py_XDECREF(made);
         if (rc < 0) {
@@ -813,7 +933,9 @@ valid_meaning(PyObject *meaning)
         }
         for (Py_ssize_t e = 0; e < PyTuple_GET_SIZE(entries); e++) {
             PyObject *entry = PyTuple_GET_ITEM(entries, e);
-            if (!PyTuple_Check(entry) || PyTuple_GET_SIZE(entry) != 2) {
+            if (!PyTuple_Check(entry) || PyTuple_GET_SIZE(entry) != 2
+                || !PyLong_Check(PyTuple_GET_ITEM(entry, 0))
+                || !PyLong_Check(PyTuple_GET_ITEM(entry, 1))) {
                 return 0;
             }
         }
@@ -854,7 +976,7 @@ part_build(Part *part, PyObject *spec, int index)
         if (!valid_meaning(PyTuple_GET_ITEM(meanings, i))) {
             PyErr_Format(PyExc_TypeError,
                          "part %d: meaning %zd must be a tuple (word number, literal "
-                         "entries, stem entries), entries being pairs",
+                         "entries, stem entries), entries being pairs of ints",
                          index, i);
             return -1;
         }
@@ -1175,15 +1297,14 @@ classes_any(const Part *a, const Part *b, PyObject *others)
 static PyObject *
 text_search_scan(TextSearch *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 5) {
-        PyErr_SetString(PyExc_TypeError, "scan() takes 5 arguments");
+    if (nargs != 4) {
+        PyErr_SetString(PyExc_TypeError, "scan() takes 4 arguments");
         return NULL;
     }
-    PyObject *text = args[0], *out = args[1], *lower = args[4];
-    if (!PyUnicode_Check(text) || !PyList_Check(out) || !PyDict_Check(args[2])
-        || !PyDict_Check(args[3]) || !PyCallable_Check(lower)) {
-        PyErr_SetString(PyExc_TypeError,
-                        "scan() takes a str, a list, two dicts and a callable");
+    PyObject *text = args[0], *lower = args[3];
+    if (!PyUnicode_Check(text) || !PyDict_Check(args[1]) || !PyDict_Check(args[2])
+        || !PyCallable_Check(lower)) {
+        PyErr_SetString(PyExc_TypeError, "scan() takes a str, two dicts and a callable");
         return NULL;
     }
     if (PyUnicode_READY(text) < 0) {
@@ -1193,10 +1314,14 @@ text_search_scan(TextSearch *self, PyObject *const *args, Py_ssize_t nargs)
     const void *data = PyUnicode_DATA(text);
     Py_ssize_t n = PyUnicode_GET_LENGTH(text);
     PyObject *lowered = NULL;
+    Hits *hits = hits_new((PyObject *)self);
+    if (hits == NULL) {
+        return NULL;
+    }
     Reporting reporting[PARTS];
     for (int p = 0; p < PARTS; p++) {
         Part *part = &self->parts[p];
-        Reporting made = {part, {part->meanings, out, args[part->fold ? 3 : 2], kind, data, n},
+        Reporting made = {part, {part->meanings, hits, args[part->fold ? 2 : 1], kind, data, n},
                           text, lower, &lowered};
         reporting[p] = made;
     }
@@ -1208,9 +1333,11 @@ text_search_scan(TextSearch *self, PyObject *const *args, Py_ssize_t nargs)
     Py_XDECREF(lowered);
     if (rc < 0) {
         Py_XDECREF(others);
+        Py_DECREF(hits);
         return NULL;
     }
-    return others;
+    qsort(hits->items, hits->count, sizeof(Hit), compare_hits);
+    return Py_BuildValue("(NN)", hits, others);
 }
 
 static PyObject *
@@ -1227,12 +1354,13 @@ text_search_sizeof(TextSearch *self, PyObject *unused)
 
 static PyMethodDef text_search_methods[] = {
     {"scan", (PyCFunction)(void (*)(void))text_search_scan, METH_FASTCALL,
-     "scan(text, out, cased_words, folded_words, lower) -> str\n\n"
+     "scan(text, cased_words, folded_words, lower) -> (hits, others)\n\n"
      "Every occurrence of every pattern in ``text`` (a str), sorted as ``actors._scan``\n"
-     "sorts them: the aliases' into ``out``, the words' places into ``cased_words`` (the\n"
-     "cased parts') and ``folded_words``. ``lower`` is ``text.lower_copy``, called at most\n"
-     "once, for a folded pattern holding a sigma. Returns the characters of ``text``\n"
-     "outside ASCII, each once, in the order of their code points."},
+     "sorts them: the aliases' into ``hits`` (``Hits``, in order), the words' places into\n"
+     "``cased_words`` (the cased parts') and ``folded_words``. ``lower`` is\n"
+     "``text.lower_copy``, called at most once, for a folded pattern holding a sigma.\n"
+     "``others`` are the characters of ``text`` outside ASCII, each once, in the order of\n"
+     "their code points."},
     {"__sizeof__", (PyCFunction)text_search_sizeof, METH_NOARGS, NULL},
     {NULL, NULL, 0, NULL},
 };
@@ -1839,13 +1967,15 @@ PyInit__speedups(void)
     for (Py_UCS4 ch = 0; ch < 128; ch++) {
         ascii_word[ch] = ch == '_' || Py_UNICODE_ISALNUM(ch);
     }
-    if (PyType_Ready(&AutomatonType) < 0 || PyType_Ready(&TextSearchType) < 0) {
+    if (PyType_Ready(&AutomatonType) < 0 || PyType_Ready(&TextSearchType) < 0
+        || PyType_Ready(&HitsType) < 0) {
         return NULL;
     }
     PyObject *module = PyModule_Create(&module_def);
     if (module != NULL
         && (PyModule_AddObjectRef(module, "Automaton", (PyObject *)&AutomatonType) < 0
-            || PyModule_AddObjectRef(module, "TextSearch", (PyObject *)&TextSearchType) < 0)) {
+            || PyModule_AddObjectRef(module, "TextSearch", (PyObject *)&TextSearchType) < 0
+            || PyModule_AddObjectRef(module, "Hits", (PyObject *)&HitsType) < 0)) {
         Py_CLEAR(module);
     }
     return module;

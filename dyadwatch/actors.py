@@ -21,7 +21,7 @@ import bisect
 import hashlib
 import itertools
 import re
-from collections.abc import Callable, Container, Iterable
+from collections.abc import Callable, Container, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
@@ -416,10 +416,11 @@ def _always_tried(pattern: str, others: frozenset[str], base: str) -> bool:
 # The aliases a pattern stands for, as (order, alias number): ``order`` sorts the aliases
 # matching one span (see ``Gazetteer._automaton``).
 _Entries = tuple[tuple[int, int], ...]
-# A text's alias matches, (start, -end, order, alias number); where the other words are
-# (by number, the case-sensitive automaton's and the others'); its characters outside ASCII.
+# A text's alias matches, (start, -end, order, alias number), sorted; where the other words
+# are (by number, the case-sensitive automaton's and the others'); its characters outside
+# ASCII.
 _Matches = tuple[
-    list[tuple[int, int, int, int]],
+    Sequence[tuple[int, int, int, int]],
     dict[int, list[tuple[int, int]]],
     dict[int, list[tuple[int, int]]],
     str,
@@ -521,7 +522,7 @@ def _prepare(text: str) -> tuple[bytes, bytes, str]:
 
 
 def _select(
-    raw: list[tuple[int, int, int, int]],
+    raw: Iterable[tuple[int, int, int, int]],
     states: dict[int, tuple[Any, ...]],
     make_state: Callable[[int], tuple[Any, ...]],
     text: str,
@@ -1053,16 +1054,16 @@ class Gazetteer:
         return False
 
     def _matches(self, text: str) -> _Matches:
-        """The alias matches in ``text`` as ``_hits`` gives them (unsorted); where the other
-        words are, those of the case-sensitive automaton and the others'; and the
-        characters of the text outside ASCII (in any order, some maybe more than once)."""
+        """The alias matches in ``text`` as ``_hits`` gives them, sorted (the compiled
+        search keeps them as C values: ``Hits``); where the other words are, those of the
+        case-sensitive automaton and the others'; and the characters of the text outside
+        ASCII (in any order, some maybe more than once)."""
         if self._search is None:
             return self._byte_matches(text)
-        raw: list[tuple[int, int, int, int]] = []
         cased_words: dict[int, list[tuple[int, int]]] = {}
         folded_words: dict[int, list[tuple[int, int]]] = {}
-        others = self._search.scan(text, raw, cased_words, folded_words, lower_copy)
-        return raw, cased_words, folded_words, others
+        hits, others = self._search.scan(text, cased_words, folded_words, lower_copy)
+        return hits, cased_words, folded_words, others
 
     def _byte_matches(self, text: str) -> _Matches:
         """``_matches`` found with automata of bytes and ``_scan``, as the package does
@@ -1094,7 +1095,9 @@ class Gazetteer:
                 folded_others,
                 lower_utf8(text)[0] if folded_others else None,
             )
-        return raw + folded_hits, cased_words, folded_words, rest
+        raw += folded_hits
+        raw.sort()
+        return raw, cased_words, folded_words, rest
 
     def find_mentions(
         self, text: str, when: date | None = None
@@ -1103,8 +1106,6 @@ class Gazetteer:
         raw, cased_words, folded_words, others = self._matches(text)
         if not raw:
             return [], []
-        # Where matches overlap, the longest wins ("Israel Defense Forces" over "Israel").
-        raw.sort()
         info = self._alias_info
         dropped: list[dict] = []
         # Worked out once per alias in a document (``make_state``): its actor, text and

@@ -89,22 +89,25 @@ def test_automata_reject_what_they_cannot_search() -> None:
         speedups.TextSearch(EMPTY, EMPTY, (("a", "b"), ((0, (), ()),)), EMPTY)
     with pytest.raises(TypeError, match="part 3: meaning 0 must be a tuple"):
         speedups.TextSearch(EMPTY, EMPTY, EMPTY, (("é",), (("0", (), ()),)))
-    with pytest.raises(TypeError, match="entries being pairs"):
+    with pytest.raises(TypeError, match="entries being pairs of ints"):
         speedups.TextSearch((("a",), ((-1, ((1, 2, 3),), ()),)), EMPTY, EMPTY, EMPTY)
     search = speedups.TextSearch(EMPTY, EMPTY, EMPTY, _part("σ"))
-    with pytest.raises(TypeError, match="5 arguments"):
+    with pytest.raises(TypeError, match="4 arguments"):
         search.scan("σ")
-    with pytest.raises(TypeError, match="a str, a list, two dicts"):
-        search.scan(b"a", [], {}, {}, text_module.lower_copy)
+    with pytest.raises(TypeError, match="a str, two dicts"):
+        search.scan(b"a", {}, {}, text_module.lower_copy)
     # ``lower`` is asked for the lower-cased text only where a sigma needs it.
-    assert search.scan("a b", [], {}, {}, lambda text: 1 / 0) == ""
+    hits, others = search.scan("a b", {}, {}, lambda text: 1 / 0)
+    assert (list(hits), others) == ([], "")
     with pytest.raises(ValueError, match="as long as the text"):
-        search.scan("Σ x", [], {}, {}, lambda text: "σ")
+        search.scan("Σ x", {}, {}, lambda text: "σ")
     with pytest.raises(ZeroDivisionError):
-        search.scan("Σ x", [], {}, {}, lambda text: 1 / 0)
+        search.scan("Σ x", {}, {}, lambda text: 1 / 0)
     found: dict = {}
-    search.scan("ΟΔΟΣ Σ", [], {}, found, text_module.lower_copy)
+    search.scan("ΟΔΟΣ Σ", {}, found, text_module.lower_copy)
     assert found == {0: [(5, 6)]}  # (not the final sigma of "οδος")
+    with pytest.raises(TypeError, match="cannot create"):
+        type(hits)()
 
 
 def _gazetteer_texts() -> list[str]:
@@ -144,7 +147,7 @@ def test_text_search_finds_what_the_automata_of_bytes_find(pure_gazetteer: Gazet
     for text in _variants(_gazetteer_texts(), rng):
         raw, cased, folded, others = compiled._matches(text)
         theirs = pure_gazetteer._matches(text)
-        assert sorted(raw) == sorted(theirs[0]), text
+        assert list(raw) == theirs[0], text
         assert _sorted_words(cased) == _sorted_words(theirs[1]), text
         assert _sorted_words(folded) == _sorted_words(theirs[2]), text
         assert others == "".join(sorted(set(theirs[3]))), text
@@ -172,11 +175,10 @@ def test_folded_parts_lower_every_character_as_lower_copy_does() -> None:
         return tuple(targets[i] for i in chosen), tuple((i, (), ()) for i in chosen)
 
     search = speedups.TextSearch(part(True), part(True), part(False), part(False))
-    out: list = []
     cased: dict = {}
     folded: dict = {}
-    search.scan(text, out, cased, folded, text_module.lower_copy)
-    assert out == []
+    hits, _ = search.scan(text, cased, folded, text_module.lower_copy)
+    assert len(hits) == 0
     for words, shown in ((cased, text), (folded, lowered)):
         expected: dict[int, list[tuple[int, int]]] = {}
         number = {c: i for i, c in enumerate(targets)}
@@ -230,7 +232,9 @@ def test_select_is_its_reference() -> None:
     gazetteer = load_gazetteer()
     rng = random.Random(11)
     for text in _variants(_gazetteer_texts(), rng):
-        raw = gazetteer._matches(text)[0]
+        hits = gazetteer._matches(text)[0]
+        raw = list(hits)
+        assert raw == sorted(raw) and type(hits) is speedups.Hits
         raw = sorted(raw + raw[: len(raw) // 2])  # (duplicates too: the same span twice)
 
         def make_state(number: int, states: dict) -> tuple:
@@ -244,11 +248,16 @@ def test_select_is_its_reference() -> None:
             return Mention(state[0], state[1], "judged", start, end, surface)
 
         got = [
-            select(raw, states, lambda n, s=states: make_state(n, s), text, Mention, judge)
-            for select, states in ((speedups.select, {}), (actors._select, {}))
+            select(found, states, lambda n, s=states: make_state(n, s), text, Mention, judge)
+            for select, states, found in (
+                (speedups.select, {}, raw),
+                (actors._select, {}, raw),
+                (speedups.select, {}, hits),
+                (actors._select, {}, list(hits)),
+            )
         ]
-        assert got[0] == got[1], text
-        assert all(type(m) is Mention for m in got[0])
+        assert got[0] == got[1] and got[2] == got[3], text
+        assert all(type(m) is Mention for m in got[0] + got[2])
 
 
 @needs_speedups
