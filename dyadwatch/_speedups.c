@@ -1693,94 +1693,53 @@ two_actors(PyObject **actors, Py_ssize_t lo, Py_ssize_t hi)
     return 0;
 }
 
-/* The evidence of one sentence, text[start:end], with mentions[a:b]: as
-   ``_sentence_pairs`` records it. */
-static int
-record_sentence(PyObject *text, PyObject *mentions, PyObject **actors, Py_ssize_t a,
-                Py_ssize_t b, Py_ssize_t start, Py_ssize_t end, PyObject *pairs,
-                PyObject *evidence_type, PyObject *record)
+/* The attributes of a ``PairEvidence``, interned when the module is loaded. */
+static PyObject *evidence_fields[4];
+static const char *evidence_names[4] = {"text", "start", "end", "mentions"};
+
+/* ``type(text, start, end, mentions)`` for ``actors.PairEvidence``, a dataclass whose
+   ``__init__`` sets those four attributes and does nothing else: set here without a call
+   of it. */
+static PyObject *
+make_evidence(PyTypeObject *type, PyObject *sentence, PyObject *first, PyObject *last,
+              PyObject *fired)
 {
-    if (b - a < 2) { /* (white space alone, or one mention: no pair) */
-        return 0;
+    PyObject *made = type->tp_alloc(type, 0);
+    if (made == NULL) {
+        return NULL;
+    }
+    PyObject *values[4] = {sentence, first, last, fired};
+    for (int k = 0; k < 4; k++) {
+        if (PyObject_SetAttr(made, evidence_fields[k], values[k]) < 0) {
+            Py_DECREF(made);
+            return NULL;
+        }
+    }
+    return made;
+}
+
+/* Evidence for the pair of actors ``x`` < ``y``: ``fired`` are the mentions of the two.
+   (``Gazetteer._record`` records none where the pair's last evidence is the same sentence,
+   which windows of sentences can make; each sentence comes here once.) */
+static int
+record_pair(PyObject *pairs, PyObject *x, PyObject *y, PyTypeObject *evidence_type,
+            PyObject *sentence, PyObject *first, PyObject *last, PyObject *fired)
+{
+    PyObject *key = PyTuple_Pack(2, x, y);
+    if (key == NULL) {
+        return -1;
     }
     int rc = -1;
-    PyObject *sentence = PyUnicode_Substring(text, start, end);
-    PyObject *group = PyList_GetSlice(mentions, a, b);
-    PyObject *first = PyLong_FromSsize_t(start), *last = PyLong_FromSsize_t(end);
-    PyObject *key = NULL, *evidence = NULL;
-    if (!sentence || !group || !first || !last) {
-        goto done;
-    }
-    /* Two actors exactly (the commonest sentence with a pair): the pair's evidence is all
-       the mentions, recorded here as ``Gazetteer._record`` records it. */
-    PyObject *x = actors[a], *y = NULL;
-    int two = 1;
-    for (Py_ssize_t k = a + 1; k < b && two; k++) {
-        int same = PyObject_RichCompareBool(actors[k], x, Py_EQ);
-        if (same == 0 && y != NULL) {
-            same = PyObject_RichCompareBool(actors[k], y, Py_EQ);
-            two = same != 0;
-        }
-        else if (same == 0) {
-            y = actors[k];
-        }
-        if (same < 0) {
-            goto done;
-        }
-    }
-    if (y == NULL) { /* one actor: no pair (``_record`` would record nothing) */
-        rc = 0;
-        goto done;
-    }
-    if (!two) {
-        PyObject *names = PyList_New(b - a);
-        if (names == NULL) {
-            goto done;
-        }
-        for (Py_ssize_t k = a; k < b; k++) {
-            PyList_SET_ITEM(names, k - a, Py_NewRef(actors[k]));
-        }
-        PyObject *call[6] = {pairs, sentence, first, last, group, names};
-        PyObject *done = PyObject_Vectorcall(record, call, 6, NULL);
-        Py_DECREF(names);
-        if (done == NULL) {
-            goto done;
-        }
-        Py_DECREF(done);
-        rc = 0;
-        goto done;
-    }
-    int less = PyObject_RichCompareBool(x, y, Py_LT);
-    if (less < 0) {
-        goto done;
-    }
-    key = less ? PyTuple_Pack(2, x, y) : PyTuple_Pack(2, y, x);
-    if (key == NULL) {
-        goto done;
-    }
+    PyObject *evidence = NULL;
     PyObject *known = PyDict_GetItemWithError(pairs, key);
     if (known == NULL && PyErr_Occurred()) {
         goto done;
     }
-    if (known != NULL) {
-        if (!PyList_Check(known) || PyList_GET_SIZE(known) == 0) {
-            PyErr_SetString(PyExc_TypeError, "a pair's evidence must be a list");
-            goto done;
-        }
-        PyObject *before = PyObject_GetAttrString(
-            PyList_GET_ITEM(known, PyList_GET_SIZE(known) - 1), "start");
-        if (before == NULL) {
-            goto done;
-        }
-        int same = PyObject_RichCompareBool(before, first, Py_EQ);
-        Py_DECREF(before);
-        if (same != 0) {
-            rc = same < 0 ? -1 : 0;
-            goto done;
-        }
+    if (known != NULL && !PyList_Check(known)) {
+        PyErr_SetString(PyExc_TypeError, "a pair's evidence must be a list");
+        goto done;
     }
-    PyObject *call[4] = {sentence, first, last, group};
-    evidence = PyObject_Vectorcall(evidence_type, call, 4, NULL);
+    evidence = make_evidence(evidence_type, sentence, first, last, fired);
     if (evidence == NULL) {
         goto done;
     }
@@ -1798,11 +1757,80 @@ record_sentence(PyObject *text, PyObject *mentions, PyObject **actors, Py_ssize_
     }
 done:
     Py_XDECREF(evidence);
-    Py_XDECREF(key);
+    Py_DECREF(key);
+    return rc;
+}
+
+/* The evidence of one sentence, text[start:end], with mentions[a:b] (their actors
+   actors[a:b]): as ``Gazetteer._record`` records it. Each pair of its actors, taken in
+   order, gets the sentence and the pair's mentions. */
+static int
+record_sentence(PyObject *text, PyObject *mentions, PyObject **actors, Py_ssize_t a,
+                Py_ssize_t b, Py_ssize_t start, Py_ssize_t end, PyObject *pairs,
+                PyTypeObject *evidence_type)
+{
+    if (b - a < 2) { /* (white space alone, or one mention: no pair) */
+        return 0;
+    }
+    /* The actors, each once. */
+    PyObject *distinct = PyList_New(0);
+    if (distinct == NULL) {
+        return -1;
+    }
+    int rc = -1;
+    PyObject *sentence = NULL, *first = NULL, *last = NULL, *fired = NULL;
+    for (Py_ssize_t k = a; k < b; k++) {
+        int seen = PySequence_Contains(distinct, actors[k]);
+        if (seen < 0 || (!seen && PyList_Append(distinct, actors[k]) < 0)) {
+            goto done;
+        }
+    }
+    Py_ssize_t count = PyList_GET_SIZE(distinct);
+    if (count < 2) { /* one actor: no pair */
+        rc = 0;
+        goto done;
+    }
+    if (PyList_Sort(distinct) < 0) {
+        goto done;
+    }
+    sentence = PyUnicode_Substring(text, start, end);
+    first = PyLong_FromSsize_t(start);
+    last = PyLong_FromSsize_t(end);
+    if (!sentence || !first || !last) {
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < count - 1; i++) {
+        for (Py_ssize_t j = i + 1; j < count; j++) {
+            PyObject *x = PyList_GET_ITEM(distinct, i), *y = PyList_GET_ITEM(distinct, j);
+            if (count == 2) { /* (the pair's mentions are all of them) */
+                fired = PyList_GetSlice(mentions, a, b);
+            }
+            else if ((fired = PyList_New(0)) != NULL) {
+                for (Py_ssize_t k = a; k < b; k++) {
+                    int in = PyObject_RichCompareBool(actors[k], x, Py_EQ);
+                    if (in == 0) {
+                        in = PyObject_RichCompareBool(actors[k], y, Py_EQ);
+                    }
+                    if (in < 0 || (in && PyList_Append(fired, PyList_GET_ITEM(mentions, k)) < 0)) {
+                        Py_CLEAR(fired);
+                        break;
+                    }
+                }
+            }
+            if (fired == NULL || record_pair(pairs, x, y, evidence_type, sentence, first, last,
+                                             fired) < 0) {
+                goto done;
+            }
+            Py_CLEAR(fired);
+        }
+    }
+    rc = 0;
+done:
+    Py_XDECREF(fired);
     Py_XDECREF(sentence);
-    Py_XDECREF(group);
     Py_XDECREF(first);
     Py_XDECREF(last);
+    Py_DECREF(distinct);
     return rc;
 }
 
@@ -1825,21 +1853,21 @@ bisect(const Py_ssize_t *starts, Py_ssize_t x, Py_ssize_t lo, Py_ssize_t hi, int
 static PyObject *
 sentence_pairs(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 8) {
-        PyErr_SetString(PyExc_TypeError, "sentence_pairs() takes 8 arguments");
+    if (nargs != 7) {
+        PyErr_SetString(PyExc_TypeError, "sentence_pairs() takes 7 arguments");
         return NULL;
     }
     PyObject *text = args[0], *mentions = args[1], *names = args[2], *pairs = args[3];
-    PyObject *evidence_type = args[4], *record = args[5];
+    PyObject *evidence_type = args[4];
     Line line;
-    if (line_init(&line, text, args[6], args[7]) < 0) {
+    if (line_init(&line, text, args[5], args[6]) < 0) {
         return NULL;
     }
     if (!PyList_Check(mentions) || !PyList_Check(names) || !PyDict_Check(pairs)
-        || PyList_GET_SIZE(names) != PyList_GET_SIZE(mentions)) {
+        || PyList_GET_SIZE(names) != PyList_GET_SIZE(mentions) || !PyType_Check(evidence_type)) {
         PyErr_SetString(PyExc_TypeError,
                         "sentence_pairs() takes mentions and their actors as lists of one "
-                        "length, and a dict");
+                        "length, a dict and the evidence class");
         return NULL;
     }
     Py_ssize_t count = PyList_GET_SIZE(mentions), n = PyUnicode_GET_LENGTH(text);
@@ -1918,7 +1946,7 @@ sentence_pairs(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
                         b--;
                     }
                     if (record_sentence(text, mentions, actors, a, b, start, end, pairs,
-                                        evidence_type, record) < 0) {
+                                        (PyTypeObject *)evidence_type) < 0) {
                         goto release;
                     }
                 }
@@ -1947,9 +1975,9 @@ static PyMethodDef methods[] = {
      "sentence_ends(text, lo, hi, until, abbreviations, starters) -> list\n\n"
      "``text.sentence_ends(text, lo, hi, until)``."},
     {"sentence_pairs", (PyCFunction)(void (*)(void))sentence_pairs, METH_FASTCALL,
-     "sentence_pairs(text, mentions, actors, pairs, evidence, record, abbreviations, "
-     "starters)\n\n``Gazetteer._sentence_pairs(text, mentions, pairs, actors)``, with the\n"
-     "evidence class and ``Gazetteer._record`` for sentences of more than two mentions."},
+     "sentence_pairs(text, mentions, actors, pairs, evidence, abbreviations, starters)\n\n"
+     "``Gazetteer._sentence_pairs(text, mentions, pairs, actors)``, with the evidence class\n"
+     "(``PairEvidence``)."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1966,6 +1994,12 @@ PyInit__speedups(void)
 {
     for (Py_UCS4 ch = 0; ch < 128; ch++) {
         ascii_word[ch] = ch == '_' || Py_UNICODE_ISALNUM(ch);
+    }
+    for (int k = 0; k < 4; k++) {
+        if (evidence_fields[k] == NULL
+            && (evidence_fields[k] = PyUnicode_InternFromString(evidence_names[k])) == NULL) {
+            return NULL;
+        }
     }
     if (PyType_Ready(&AutomatonType) < 0 || PyType_Ready(&TextSearchType) < 0
         || PyType_Ready(&HitsType) < 0) {

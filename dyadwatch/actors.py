@@ -124,7 +124,10 @@ _make_tuple = tuple.__new__
 
 @dataclass
 class PairEvidence:
-    """One sentence (or window of sentences) in which two actors occur together."""
+    """One sentence (or window of sentences) in which two actors occur together.
+
+    (The compiled sentence pairing makes these without calling ``__init__``: it sets the
+    four fields, which is all ``__init__`` does.)"""
 
     text: str
     start: int
@@ -1241,9 +1244,7 @@ class Gazetteer:
         pairs: dict[tuple[str, str], list[PairEvidence]] = {}
         if len(actors) >= 2:
             if window == 1 and sentence_pairs is not None:
-                sentence_pairs(
-                    text, mentions, names, pairs, PairEvidence, self._record, *_SENTENCE_WORDS
-                )
+                sentence_pairs(text, mentions, names, pairs, PairEvidence, *_SENTENCE_WORDS)
             elif window == 1:
                 self._sentence_pairs(text, mentions, pairs, names)
             else:

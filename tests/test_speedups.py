@@ -5,6 +5,7 @@ on whole detections with the shipped gazetteer."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 from collections.abc import Callable
@@ -287,6 +288,19 @@ def test_detection_is_the_same_without_the_compiled_part(
     assert sum(len(d.mentions) for d in expected) > 1000
     assert sum(len(d.dropped) for d in expected) > 50
     assert sum(len(e) for d in expected for e in d.pairs.values()) > 500
+
+
+def test_pair_evidence_is_made_by_setting_its_fields() -> None:
+    """What the compiled sentence pairing relies on to make evidence without a call of
+    ``__init__``."""
+    assert [f.name for f in dataclasses.fields(actors.PairEvidence)] == [
+        "text",
+        "start",
+        "end",
+        "mentions",
+    ]
+    assert not hasattr(actors.PairEvidence, "__post_init__")
+    assert "__setattr__" not in vars(actors.PairEvidence)
 
 
 @needs_speedups
