@@ -204,7 +204,11 @@ sort_match(Sorting *sorting, Py_ssize_t i, Py_ssize_t start, Py_ssize_t end)
     PyObject *literal = PyTuple_GET_ITEM(meaning, 1);
     PyObject *stems = PyTuple_GET_ITEM(meaning, 2);
     int rc = -1;
-    if (PyLong_AsSsize_t(word) >= 0) {
+    Py_ssize_t word_number = PyLong_AsSsize_t(word);
+    if (word_number == -1 && PyErr_Occurred()) {
+        return -1;
+    }
+    if (word_number >= 0) {
         PyObject *spot = PyTuple_New(2);
         if (spot == NULL) {
             goto done;
@@ -300,16 +304,17 @@ state_of(const States *known, PyObject *number)
             PyErr_Format(PyExc_IndexError, "alias %zd has no plain state", i);
             return NULL;
         }
-        state = PyList_GET_ITEM(known->plain, i);
+        state = Py_NewRef(PyList_GET_ITEM(known->plain, i)); /* (held across a call) */
         if (state != Py_None) {
             int unsure = PySequence_Contains(known->unsure, number);
-            if (unsure < 0) {
-                return NULL;
-            }
-            if (!unsure) {
-                return Py_NewRef(state);
+            if (unsure <= 0) {
+                if (unsure < 0) {
+                    Py_CLEAR(state);
+                }
+                return state;
             }
         }
+        Py_DECREF(state);
     }
     return PyObject_CallOneArg(known->make_state, number);
 }
@@ -917,13 +922,27 @@ compare_chars(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* Whether ``value`` is an int within Py_ssize_t. */
+static int
+small_int(PyObject *value)
+{
+    if (!PyLong_Check(value)) {
+        return 0;
+    }
+    if (PyLong_AsSsize_t(value) == -1 && PyErr_Occurred()) {
+        PyErr_Clear();
+        return 0;
+    }
+    return 1;
+}
+
 /* Whether ``meaning`` is (word number, literal entries, stem entries), entries being
    (order, alias number) pairs. */
 static int
 valid_meaning(PyObject *meaning)
 {
     if (!PyTuple_Check(meaning) || PyTuple_GET_SIZE(meaning) != 3
-        || !PyLong_Check(PyTuple_GET_ITEM(meaning, 0))) {
+        || !small_int(PyTuple_GET_ITEM(meaning, 0))) {
         return 0;
     }
     for (int k = 1; k < 3; k++) {
@@ -934,8 +953,8 @@ valid_meaning(PyObject *meaning)
         for (Py_ssize_t e = 0; e < PyTuple_GET_SIZE(entries); e++) {
             PyObject *entry = PyTuple_GET_ITEM(entries, e);
             if (!PyTuple_Check(entry) || PyTuple_GET_SIZE(entry) != 2
-                || !PyLong_Check(PyTuple_GET_ITEM(entry, 0))
-                || !PyLong_Check(PyTuple_GET_ITEM(entry, 1))) {
+                || !small_int(PyTuple_GET_ITEM(entry, 0))
+                || !small_int(PyTuple_GET_ITEM(entry, 1))) {
                 return 0;
             }
         }
@@ -1011,7 +1030,9 @@ part_build(Part *part, PyObject *spec, int index)
             alphabet[size++] = ch;
         }
     }
-    qsort(alphabet, size, sizeof(Py_UCS4), compare_chars);
+    if (size > 0) {
+        qsort(alphabet, size, sizeof(Py_UCS4), compare_chars);
+    }
     Py_ssize_t letters = 0, astral = 0;
     for (Py_ssize_t k = 0; k < size; k++) {
         if (letters == 0 || alphabet[letters - 1] != alphabet[k]) {
@@ -1244,7 +1265,9 @@ others_of(int kind, const void *data, Py_ssize_t n)
     else {
         MARK_OTHERS(Py_UCS4, 0xFFFFFF80FFFFFF80u);
     }
-    qsort(astral, astral_count, sizeof(Py_UCS4), compare_chars);
+    if (astral_count > 0) {
+        qsort(astral, astral_count, sizeof(Py_UCS4), compare_chars);
+    }
     Py_ssize_t count = 0, distinct = 0;
     Py_UCS4 widest = low <= high ? high : 0;
     for (Py_UCS4 w = low / 64; low <= high && w <= high / 64; w++) {
@@ -1336,7 +1359,9 @@ text_search_scan(TextSearch *self, PyObject *const *args, Py_ssize_t nargs)
         Py_DECREF(hits);
         return NULL;
     }
-    qsort(hits->items, hits->count, sizeof(Hit), compare_hits);
+    if (hits->count > 0) {
+        qsort(hits->items, hits->count, sizeof(Hit), compare_hits);
+    }
     return Py_BuildValue("(NN)", hits, others);
 }
 
@@ -1693,18 +1718,20 @@ two_actors(PyObject **actors, Py_ssize_t lo, Py_ssize_t hi)
     return 0;
 }
 
-/* The attributes of a ``PairEvidence``, interned when the module is loaded. */
+/* The attributes of a ``PairEvidence``, interned when the module is loaded, and the
+   arguments of its ``__new__``. */
 static PyObject *evidence_fields[4];
 static const char *evidence_names[4] = {"text", "start", "end", "mentions"};
+static PyObject *no_arguments;
 
 /* ``type(text, start, end, mentions)`` for ``actors.PairEvidence``, a dataclass whose
-   ``__init__`` sets those four attributes and does nothing else: set here without a call
-   of it. */
+   ``__init__`` sets those four attributes and does nothing else: made by its ``__new__``
+   (``object.__new__``) and set here, without a call of ``__init__``. */
 static PyObject *
 make_evidence(PyTypeObject *type, PyObject *sentence, PyObject *first, PyObject *last,
               PyObject *fired)
 {
-    PyObject *made = type->tp_alloc(type, 0);
+    PyObject *made = type->tp_new(type, no_arguments, NULL);
     if (made == NULL) {
         return NULL;
     }
@@ -1731,7 +1758,7 @@ record_pair(PyObject *pairs, PyObject *x, PyObject *y, PyTypeObject *evidence_ty
     }
     int rc = -1;
     PyObject *evidence = NULL;
-    PyObject *known = PyDict_GetItemWithError(pairs, key);
+    PyObject *known = Py_XNewRef(PyDict_GetItemWithError(pairs, key));
     if (known == NULL && PyErr_Occurred()) {
         goto done;
     }
@@ -1756,6 +1783,7 @@ record_pair(PyObject *pairs, PyObject *x, PyObject *y, PyTypeObject *evidence_ty
         Py_DECREF(list);
     }
 done:
+    Py_XDECREF(known);
     Py_XDECREF(evidence);
     Py_DECREF(key);
     return rc;
@@ -1893,9 +1921,13 @@ sentence_pairs(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             goto done;
         }
     }
-    /* The actors are borrowed from a copy of ``names``, which a callback cannot change. */
+    /* The actors and mentions are borrowed from copies of ``names`` and ``mentions``, which
+       nothing called from here can change. */
     PyObject *held = PyList_GetSlice(names, 0, count);
-    if (held == NULL) {
+    PyObject *listed = PyList_GetSlice(mentions, 0, count);
+    if (held == NULL || listed == NULL) {
+        Py_XDECREF(held);
+        Py_XDECREF(listed);
         goto done;
     }
     for (Py_ssize_t k = 0; k < count; k++) {
@@ -1945,7 +1977,7 @@ sentence_pairs(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
                     while (b > a && starts[b - 1] >= end) {
                         b--;
                     }
-                    if (record_sentence(text, mentions, actors, a, b, start, end, pairs,
+                    if (record_sentence(text, listed, actors, a, b, start, end, pairs,
                                         (PyTypeObject *)evidence_type) < 0) {
                         goto release;
                     }
@@ -1959,6 +1991,7 @@ sentence_pairs(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     rc = 0;
 release:
     Py_DECREF(held);
+    Py_DECREF(listed);
 done:
     PyMem_Free(actors);
     PyMem_Free(starts);
@@ -2000,6 +2033,9 @@ PyInit__speedups(void)
             && (evidence_fields[k] = PyUnicode_InternFromString(evidence_names[k])) == NULL) {
             return NULL;
         }
+    }
+    if (no_arguments == NULL && (no_arguments = PyTuple_New(0)) == NULL) {
+        return NULL;
     }
     if (PyType_Ready(&AutomatonType) < 0 || PyType_Ready(&TextSearchType) < 0
         || PyType_Ready(&HitsType) < 0) {

@@ -749,6 +749,9 @@ class Gazetteer:
         self._index_guards()
         # Per alias number, what a mention needs: the alias, its actor, text and kind.
         self._alias_info = [(a, a.actor, a.text, a.kind) for a in self.aliases]
+        self._numbers_of: dict[str, list[int]] = {}
+        for number, alias in enumerate(self.aliases):
+            self._numbers_of.setdefault(alias.text, []).append(number)
 
     @staticmethod
     def _automaton(
@@ -1189,43 +1192,56 @@ class Gazetteer:
 
     def _plain_states(
         self, when: date | None, held: set[int]
-    ) -> tuple[list[tuple[Any, ...] | None], frozenset[int]]:
+    ) -> tuple[list[tuple[Any, ...] | None], set[int]]:
         """What ``find_mentions`` works out for an alias (``make_state``) where no guard
         naming no alias applies in a document dated ``when``, for the aliases whose
-        mentions are then taken as they are whatever the document: those with no ambiguity
-        rule, in office at ``when``, and with no guard that is always tried. (None for the
-        others.) And the numbers of the aliases with a guard that may apply, given the
-        guards' document sets the document holds a string of (``held``): their mentions
-        may need checking."""
-        plan, ambiguous = self._guard_plan, self.ambiguous
+        mentions are then taken as they are unless a guard or an ambiguity rule applies:
+        those in office at ``when`` and with no guard that is always tried. (None for the
+        others.) And the numbers of the aliases whose mentions may need checking in the
+        document: those with a guard that may apply, given the guards' document sets the
+        document holds a string of (``held``), and those with an ambiguity rule."""
+        plan = self._guard_plan
         known = self.__dict__.get("_plain")
-        if known is None or known[0] is not plan or known[1] is not ambiguous:
-            # (Worked out again if the guards or rules are not those they were made from.)
+        if known is None or known[0] is not plan:
+            # (Worked out again if the guards are not those they were made from: they are
+            # replaced as a whole, never changed in place.)
             by_set: dict[int, set[int]] = {}
             always: set[int] = set()
-            for number, (_, actor, alias_text, _) in enumerate(self._alias_info):
-                rule = ambiguous.get(alias_text)
-                if rule is not None and rule.actor == actor:
-                    always.add(number)
+            for number, (_, _, alias_text, _) in enumerate(self._alias_info):
                 for guard in plan.get(alias_text) or ():
                     if not guard[3]:
                         always.add(number)
                     for n in guard[3]:
                         by_set.setdefault(n, set()).add(number)
             frozen = {n: frozenset(numbers) for n, numbers in by_set.items()}
-            known = self.__dict__["_plain"] = (plan, ambiguous, frozen, always, {})
-        by_set, always, tables = known[2], known[3], known[4]
+            known = self.__dict__["_plain"] = (plan, frozen, always, {}, {}, frozenset())
+        _, by_set, always, tables, rules, ruled = known
         table = tables.get(when)
         if table is None:
             if len(tables) >= 16:  # (documents of a run are of a few dates)
-                del tables[next(iter(tables))]
+                tables.clear()
             table = tables[when] = [
                 None
                 if number in always or not alias.in_office(when)
                 else (actor, alias_text, kind, True, (), None, True, None)
                 for number, (alias, actor, alias_text, kind) in enumerate(self._alias_info)
             ]
-        return table, frozenset().union(*(by_set[n] for n in held if n in by_set))
+        # The rules as they are now (a rule may be added, or changed, at any time).
+        if rules != self.ambiguous:
+            rules = dict(self.ambiguous)
+            ruled = frozenset(
+                number
+                for alias_text, rule in rules.items()
+                for number in self._numbers_of.get(alias_text, ())
+                if self._alias_info[number][1] == rule.actor
+            )
+            known = self.__dict__["_plain"] = (*known[:4], rules, ruled)
+        unsure = set(ruled)
+        for n in held:
+            numbers = by_set.get(n)
+            if numbers is not None:
+                unsure |= numbers
+        return table, unsure
 
     def _found(self, cues: Cues, text: str, found: tuple[dict, dict, str]) -> bool:
         if cues not in self._indexed_cues:  # a rule added after the automata were built

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from dyadwatch.actors import (
+    AmbiguityRule,
     Gazetteer,
     GazetteerError,
     Mention,
@@ -289,6 +290,13 @@ def test_guards_changed_after_detection_apply(gazetteer: Gazetteer) -> None:
     mentions, dropped = changed.find_mentions(text)
     assert [m.alias for m in mentions] == ["Israel"]
     assert dropped == [{"text": "Russia", "start": 0, "reason": "guard"}]
+    # A rule added in place (to a dict of the copy's own) applies from the next document.
+    changed.ambiguous = dict(gazetteer.ambiguous)
+    changed.find_mentions(text)
+    changed.ambiguous["Israel"] = AmbiguityRule("Israel", "ISR", _cues(["Russia"]), None)
+    mentions, dropped = changed.find_mentions(text)
+    assert mentions == [] and [d["reason"] for d in dropped] == ["guard", "other sense"]
+    assert [m.alias for m in gazetteer.find_mentions(text)[0]] == ["Russia", "Israel"]
 
 
 def test_skipping_guards_changes_nothing(gazetteer: Gazetteer) -> None:

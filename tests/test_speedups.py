@@ -90,6 +90,8 @@ def test_automata_reject_what_they_cannot_search() -> None:
         speedups.TextSearch(EMPTY, EMPTY, (("a", "b"), ((0, (), ()),)), EMPTY)
     with pytest.raises(TypeError, match="part 3: meaning 0 must be a tuple"):
         speedups.TextSearch(EMPTY, EMPTY, EMPTY, (("é",), (("0", (), ()),)))
+    with pytest.raises(TypeError, match="part 0: meaning 0 must be a tuple"):
+        speedups.TextSearch((("a",), ((2**70, (), ()),)), EMPTY, EMPTY, EMPTY)
     with pytest.raises(TypeError, match="entries being pairs of ints"):
         speedups.TextSearch((("a",), ((-1, ((1, 2, 3),), ()),)), EMPTY, EMPTY, EMPTY)
     search = speedups.TextSearch(EMPTY, EMPTY, EMPTY, _part("σ"))
