@@ -194,6 +194,37 @@ typedef struct {
     Py_ssize_t n;
 } Sorting;
 
+/* (start, end) added to the places of word ``word`` in ``words`` (a dict of lists). */
+static int
+add_spot(PyObject *words, PyObject *word, Py_ssize_t start, Py_ssize_t end)
+{
+    PyObject *spot = PyTuple_New(2);
+    if (spot == NULL) {
+        return -1;
+    }
+    PyObject *first = PyLong_FromSsize_t(start), *last = PyLong_FromSsize_t(end);
+    if (first == NULL || last == NULL) {
+        Py_XDECREF(first);
+        Py_XDECREF(last);
+        Py_DECREF(spot);
+        return -1;
+    }
+    PyTuple_SET_ITEM(spot, 0, first);
+    PyTuple_SET_ITEM(spot, 1, last);
+    PyObject *spots = PyDict_GetItemWithError(words, word);
+    if (spots != NULL) {
+        return append_new(spots, spot);
+    }
+    if (PyErr_Occurred() || (spots = PyList_New(1)) == NULL) {
+        Py_DECREF(spot);
+        return -1;
+    }
+    PyList_SET_ITEM(spots, 0, spot);
+    int stored = PyDict_SetItem(words, word, spots);
+    Py_DECREF(spots);
+    return stored;
+}
+
 /* One match of pattern ``i`` from ``start`` to ``end``, as ``actors._scan`` takes it. */
 static int
 sort_match(Sorting *sorting, Py_ssize_t i, Py_ssize_t start, Py_ssize_t end)
@@ -203,71 +234,35 @@ sort_match(Sorting *sorting, Py_ssize_t i, Py_ssize_t start, Py_ssize_t end)
     PyObject *word = PyTuple_GET_ITEM(meaning, 0);
     PyObject *literal = PyTuple_GET_ITEM(meaning, 1);
     PyObject *stems = PyTuple_GET_ITEM(meaning, 2);
-    int rc = -1;
     Py_ssize_t word_number = PyLong_AsSsize_t(word);
     if (word_number == -1 && PyErr_Occurred()) {
         return -1;
     }
     if (word_number >= 0) {
-        PyObject *spot = PyTuple_New(2);
-        if (spot == NULL) {
-            goto done;
-        }
-        PyObject *first = PyLong_FromSsize_t(start), *last = PyLong_FromSsize_t(end);
-        if (first == NULL || last == NULL) {
-            Py_XDECREF(first);
-            Py_XDECREF(last);
-            Py_DECREF(spot);
-            goto done;
-        }
-        PyTuple_SET_ITEM(spot, 0, first);
-        PyTuple_SET_ITEM(spot, 1, last);
-        PyObject *spots = PyDict_GetItemWithError(sorting->words, word);
-        if (spots != NULL) {
-            if (append_new(spots, spot) < 0) {
-                goto done;
-            }
-        }
-        else {
-            if (PyErr_Occurred() || (spots = PyList_New(1)) == NULL) {
-                Py_DECREF(spot);
-                goto done;
-            }
-            PyList_SET_ITEM(spots, 0, spot);
-            int stored = PyDict_SetItem(sorting->words, word, spots);
-            Py_DECREF(spots);
-            if (stored < 0) {
-                goto done;
-            }
+        if (add_spot(sorting->words, word, start, end) < 0) {
+            return -1;
         }
         if (PyTuple_GET_SIZE(literal) == 0 && PyTuple_GET_SIZE(stems) == 0) {
-            rc = 0;
-            goto done;
+            return 0;
         }
     }
     int kind = sorting->kind;
     const void *data = sorting->data;
     if (start > 0 && is_word(PyUnicode_READ(kind, data, start - 1))) {
-        rc = 0;
-        goto done;
+        return 0;
     }
-    if (PyTuple_GET_SIZE(literal) && (end == n || !is_word(PyUnicode_READ(kind, data, end)))) {
-        if (hits_add(sorting->hits, start, end, literal) < 0) {
-            goto done;
-        }
+    if (PyTuple_GET_SIZE(literal) && (end == n || !is_word(PyUnicode_READ(kind, data, end)))
+        && hits_add(sorting->hits, start, end, literal) < 0) {
+        return -1;
     }
     if (PyTuple_GET_SIZE(stems)) {
         Py_ssize_t stop = end;
         while (stop < n && is_word(PyUnicode_READ(kind, data, stop))) {
             stop++;
         }
-        if (hits_add(sorting->hits, start, stop, stems) < 0) {
-            goto done;
-        }
+        return hits_add(sorting->hits, start, stop, stems);
     }
-    rc = 0;
-done:
-    return rc;
+    return 0;
 }
 
 PyDoc_STRVAR(select_doc,

@@ -517,13 +517,6 @@ def _scan(
                 append((start, -stop, order, alias))
 
 
-def _prepare(text: str) -> tuple[bytes, bytes, str]:
-    """``automata.marks(text)``, the same with A-Z in lower case, and the characters of
-    ``text`` outside ASCII, in order (as ``text.utf8`` gives them)."""
-    marked = marks(text)
-    return marked, marked.lower(), utf8(text)[1]
-
-
 def _select(
     raw: Iterable[tuple[int, int, int, int]],
     states: dict[int, tuple[Any, ...]],
@@ -571,7 +564,7 @@ def _select(
 # The compiled forms of these functions, where the package was built with them (a C
 # compiler was there when it was installed); ``_select`` is the reference. ``TextSearch``
 # searches a text for all the aliases and words at once, as ``Gazetteer._byte_matches``
-# does with ``_prepare``, automata of bytes and ``_scan``. (``sentence_pairs`` is
+# does with automata of bytes and ``_scan``. (``sentence_pairs`` is
 # ``Gazetteer._sentence_pairs``, in a form of its own.)
 try:
     from dyadwatch._speedups import TextSearch, select, sentence_pairs
@@ -1076,21 +1069,23 @@ class Gazetteer:
         where it was built without its compiled part (which searches the text itself)."""
         # Patterns outside ASCII are searched only where their characters are: in the text
         # (or, lower-cased, in its lower-cased copy).
-        marked, low_marked, rest = _prepare(text)
+        data, rest = utf8(text)
         cased_others = self._cased.search.in_text(rest)
         folded_others = self._folded.search.in_lowered(rest)
-        if not rest:  # (ASCII: the marks are the text's UTF-8)
-            raw, cased_words = self._hits(self._cased, text, marked, None, cased_others, marked)
+        if not rest:
+            raw, cased_words = self._hits(self._cased, text, data, None, cased_others, data)
+            lowered = data.lower()
             folded_hits, folded_words = self._hits(
-                self._folded, text, low_marked, None, folded_others, low_marked
+                self._folded, text, lowered, None, folded_others, lowered
             )
         else:
-            data = utf8(text)[0] if cased_others else None
+            marked = marks(text)
             raw, cased_words = self._hits(self._cased, text, marked, text, cased_others, data)
-            # The lower-cased copy: its marks are the text's with A-Z lower-cased where
-            # lower-casing changes only A-Z (as in most texts; "İ", for one, becomes "i").
-            low_text = text
-            if rest.lower() != rest:
+            # The lower-cased copy: its marks are the text's lower-cased where lower-casing
+            # changes only A-Z (as in most texts; "İ", for one, becomes "i").
+            if rest.lower() == rest:
+                low_marked, low_text = marked.lower(), text
+            else:
                 low_text = lower_copy(text)
                 low_marked = marks(low_text)
             folded_hits, folded_words = self._hits(

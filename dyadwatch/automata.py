@@ -151,19 +151,13 @@ class ScriptAutomata(Generic[V]):
         return self.text_searches(marks(haystack), haystack, data, others)
 
     def text_searches(
-        self,
-        marked: bytes,
-        text: str | None,
-        data: bytes | None,
-        others: bool = True,
-        latin: bool = True,
+        self, marked: bytes, text: str | None, data: bytes | None, others: bool = True
     ) -> list[Search]:
         """``searches`` of a text given as its ``marks`` and its UTF-8 ``data`` (needed
         only if ``others``): ``text`` is the text (or one whose characters take as many
-        bytes each in UTF-8), None if it is ASCII. ``latin`` false leaves the ASCII
-        patterns out (the caller searches for them itself)."""
+        bytes each in UTF-8), None if it is ASCII."""
         found: list[Search] = []
-        if latin and self.latin is not None:
+        if self.latin is not None:
             found.append(
                 (self.latin.find_matches_as_indexes(marked, overlapping=True), self.latin_values)
             )
